@@ -1,0 +1,88 @@
+"""The one small interface every storage format implements.
+
+A format says only *how it stores*: write many images into a new store, open a store for reading.
+How a store is timed, verified and measured lives elsewhere (`imgbench.measure`), so a format can be
+added or tuned without touching the measurements, and vice versa.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Self
+
+import numpy as np
+
+
+def checked_indices(indices: np.ndarray, count: int) -> np.ndarray:
+    """`indices` as int64, after refusing any outside a store of `count` images."""
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if len(indices) and (indices.min() < 0 or indices.max() >= count):
+        raise IndexError(
+            f"indices {indices.min()}..{indices.max()} are outside a store of {count} images"
+        )
+    return indices
+
+
+class Reader(ABC):
+    """Random access to an existing store: `len(reader)`, `reader[i]` and bulk reads."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images (len(indices), H, W, 3) uint8 and labels (len(indices),) uint8, in that order."""
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for a store of {len(self)} images")
+        images, labels = self.read_many(np.array([index % len(self)]))
+        return images[0], int(labels[0])
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files and mappings; a closed reader must not be used again."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Store(ABC):
+    """A storage format: how images and labels are laid out in one store folder."""
+
+    name: ClassVar[str]
+    marker: ClassVar[str]  # a file only this format puts in its folder: how `open_store` knows it
+
+    @abstractmethod
+    def write_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+        """Create a store holding `images` and `labels` in the empty or missing folder `path`."""
+
+    @abstractmethod
+    def open(self, path: Path) -> Reader:
+        """Open the store at `path` read-only."""
+
+    def read_many(self, path: Path, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with self.open(path) as reader:
+            return reader.read_many(indices)
+
+    def write_single(self, path: Path, image: np.ndarray, label: int) -> None:
+        """The tutorial's one-image operation: a new store holding just this image."""
+        self.write_many(path, image[np.newaxis], np.array([label], dtype=np.uint8))
+
+    def read_single(self, path: Path, index: int) -> tuple[np.ndarray, int]:
+        """The tutorial's one-image read: open the store, read one image, close it."""
+        with self.open(path) as reader:
+            return reader[index]
+
+    def owns(self, path: Path) -> bool:
+        return (path / self.marker).is_file()

@@ -1,0 +1,15 @@
+"""Rule aggregate: concatenate per-job measurements into tidy tables and a summary."""
+
+from pathlib import Path
+
+from imgbench.jobs import aggregate, run_job
+
+run_job(
+    snakemake.log[0],
+    aggregate,
+    timing_tables=[Path(path) for path in snakemake.input.timings],
+    disk_tables=[Path(path) for path in snakemake.input.disk],
+    timings=Path(snakemake.output.timings),
+    disk=Path(snakemake.output.disk),
+    summary=Path(snakemake.output.summary),
+)

@@ -1,0 +1,15 @@
+"""Rule single_image: time the tutorial's one-image write and read for one method."""
+
+from pathlib import Path
+
+from imgbench.jobs import run_job, single_image
+
+run_job(
+    snakemake.log[0],
+    single_image,
+    method=snakemake.wildcards.method,
+    pool=Path(snakemake.input.pool),
+    table=Path(snakemake.output.table),
+    repeats=snakemake.params.repeats,
+    operations=snakemake.params.operations,
+)
