@@ -33,6 +33,12 @@ def is_run(indices: np.ndarray) -> bool:
     return len(indices) > 0 and bool(np.all(np.diff(indices) == 1))
 
 
+def initial_map_size(count: int, value_bytes: int) -> int:
+    """Twice the pages `count` values need (each a whole overflow page), and at least 1 MiB."""
+    pages_per_value = math.ceil((value_bytes + 64) / PAGE_BYTES)
+    return max(2 * count * pages_per_value * PAGE_BYTES, 1 << 20)
+
+
 class LmdbReader(Reader):
     def __init__(self, path: Path) -> None:
         try:
@@ -88,8 +94,7 @@ class LmdbStore(Store):
         values[:, 0] = labels
         values[:, 1:] = images.reshape(count, -1)
         meta = json.dumps({"count": count, "shape": list(images.shape[1:])}).encode()
-        pages_per_value = math.ceil((values.shape[1] + 64) / PAGE_BYTES)
-        map_size = max(2 * count * pages_per_value * PAGE_BYTES, 1 << 20)
+        map_size = initial_map_size(count, values.shape[1])
         path.mkdir(parents=True, exist_ok=True)
         env = lmdb.open(str(path), map_size=map_size, subdir=True, sync=False, metasync=False)
         try:

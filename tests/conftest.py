@@ -1,0 +1,129 @@
+"""Shared fixtures: small image sets, a local HTTP server on 127.0.0.1 and a Snakemake runner."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from imgbench.synthetic import synthetic_images, write_synthetic_archive
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+TINY_TRAIN_IMAGES = 100
+TINY_CONFIG = {
+    "dataset": {"source": "synthetic", "synthetic_images": TINY_TRAIN_IMAGES, "seed": 7},
+    "cutoffs": [10, 150],  # 150 > 100 training images: the pool repeats, as in the tutorial
+    "repeats": 2,
+    "single_operations": 5,
+}
+
+
+@pytest.fixture
+def images() -> tuple[np.ndarray, np.ndarray]:
+    """Forty photo-like images and labels: enough for runs, gaps and repeats in reads."""
+    return synthetic_images(40, seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A small CIFAR-format archive and its MD5."""
+    path = tmp_path_factory.mktemp("archive") / "cifar-10-python.tar.gz"
+    md5 = write_synthetic_archive(path, TINY_TRAIN_IMAGES, seed=7)
+    return path, md5
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder, failing the first `failures` requests with 503 to exercise retries."""
+
+    failures = 0
+    requests = 0
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        type(self).requests += 1
+        if type(self).requests <= type(self).failures:
+            self.send_error(503, "try again")
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Keep test output clean."""
+
+
+@dataclass
+class LocalServer:
+    url: str
+    handler: type[_Handler]
+
+
+@pytest.fixture
+def http_server(tiny_archive: tuple[Path, str]) -> Iterator[LocalServer]:
+    """An HTTP server on 127.0.0.1 serving the tiny archive's folder; never any other address."""
+    handler = type("Handler", (_Handler,), {"failures": 0, "requests": 0})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(tiny_archive[0].parent))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LocalServer(f"http://127.0.0.1:{server.server_port}", handler)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+
+    def planned_jobs(self) -> dict[str, int]:
+        """Jobs per rule from Snakemake's 'Job stats' table ({} when there is nothing to do)."""
+        table = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal", self.output, re.S)
+        if table is None:
+            return {}
+        return {rule: int(count) for rule, count in re.findall(r"^(\S+)\s+(\d+)$", table[1], re.M)}
+
+
+def copy_project(destination: Path) -> Path:
+    """A copy of the workflow and library sources, run as a user runs it from a checkout.
+
+    The library itself is imported from the installed package; the copied sources are only the
+    files jobs declare as code inputs, so a test can edit them without touching the repository.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for folder in ("workflow", "config", "profiles", "src"):
+        shutil.copytree(REPO / folder, destination / folder, ignore=ignore)
+    shutil.copy2(REPO / "Snakefile", destination / "Snakefile")
+    return destination
+
+
+def run_snakemake(project: Path, config: dict, *arguments: str, timeout: int = 600) -> Run:
+    """Run the real `snakemake` CLI in `project` with `config` as an overlay file."""
+    overlay = project / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump(config))
+    command = [str(SNAKEMAKE), "--configfile", str(overlay), "--cores", "2", *arguments]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=environment, cwd=project
+    )
+    return Run(result.returncode, result.stdout + result.stderr)
+
+
+def merged(base: dict, **changes: object) -> dict:
+    """`base` with top-level keys replaced and `dataset` keys merged."""
+    config = {**base, **{key: value for key, value in changes.items() if key != "dataset"}}
+    config["dataset"] = {**base.get("dataset", {}), **changes.get("dataset", {})}  # type: ignore[dict-item]
+    return config

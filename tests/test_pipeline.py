@@ -1,0 +1,192 @@
+"""The real `snakemake` on a small synthetic config: outputs, reruns, downloads, failures."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY_CONFIG, TINY_TRAIN_IMAGES, Run, copy_project, merged, run_snakemake
+from imgbench import open_store
+from imgbench.plots import figure_paths
+from imgbench.synthetic import synthetic_images
+
+pytestmark = pytest.mark.pipeline
+METHODS = ["png", "lmdb", "hdf5"]
+POOL = "results/dataset/pool.npz"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
+    """One complete run of the default target on the tiny synthetic config."""
+    project = copy_project(tmp_path_factory.mktemp("pipeline"))
+    run = run_snakemake(project, TINY_CONFIG)
+    assert run.returncode == 0, run.output[-4000:]
+    return project, run
+
+
+def test_every_table_and_figure_is_made(finished) -> None:
+    project, _ = finished
+    timings = pd.read_csv(project / "results/tables/timings.csv")
+    assert list(timings.columns[:6]) == [
+        "method",
+        "n_images",
+        "operation",
+        "repeat",
+        "images",
+        "seconds",
+    ]
+    many = timings[timings.operation.isin(["write_many", "read_many"])]
+    assert len(many) == len(METHODS) * 2 * 2 * 2  # methods x cutoffs x operations x repeats
+    assert set(many.n_images) == {10, 150} and set(timings.method) == set(METHODS)
+    single = timings[timings.operation.isin(["write_single", "read_single"])]
+    assert len(single) == len(METHODS) * 2 * 2 and set(single.n_images) == {1}
+    assert (timings.seconds > 0).all()
+
+    disk = pd.read_csv(project / "results/tables/disk_usage.csv")
+    assert list(disk.columns) == ["method", "n_images", "kib_allocated", "kib_apparent"]
+    assert len(disk) == 6 and (disk.kib_allocated > 0).all()
+
+    summary = pd.read_csv(project / "results/tables/summary.csv")
+    assert len(summary) == len(METHODS) * (2 * 2 + 2)
+    row = summary.query("method == 'lmdb' and n_images == 150 and operation == 'read_many'").iloc[0]
+    cell = many.query("method == 'lmdb' and n_images == 150 and operation == 'read_many'").seconds
+    assert row.seconds_median == pytest.approx(cell.median())
+    assert row.seconds_min == pytest.approx(cell.min()) and row.seconds_max == pytest.approx(
+        cell.max()
+    )
+    assert row.images_per_second == pytest.approx(150 / cell.median())
+
+    for figure in figure_paths(project / "results/figures"):
+        assert figure.stat().st_size > 1000, figure
+
+
+def test_every_store_holds_the_repeated_training_images(finished) -> None:
+    project, _ = finished
+    pool, labels = synthetic_images(TINY_TRAIN_IMAGES, seed=7)
+    for method in METHODS:
+        with open_store(project / f"results/stores/{method}/150") as reader:
+            assert len(reader) == 150
+            images, read_labels = reader.read_many(np.arange(150))
+        np.testing.assert_array_equal(images[100:], pool[:50])  # repeated in order
+        np.testing.assert_array_equal(read_labels[:100], labels)
+
+
+def test_timing_jobs_never_overlap(finished) -> None:
+    project, _ = finished
+    log = max((project / ".snakemake/log").glob("*.snakemake.log"), key=os.path.getmtime)
+    running, most = set(), 0
+    rules: dict[str, str] = {}
+    current_rule = None
+    for line in log.read_text().splitlines():
+        line = line.strip()
+        if line.startswith(("rule ", "localrule ")):
+            current_rule = line.split()[-1].rstrip(":")
+        elif line.startswith("jobid:") and current_rule:
+            jobid = line.split()[1]
+            rules[jobid] = current_rule
+            if current_rule in {"build_store", "read_store", "single_image"}:
+                running.add(jobid)
+                most = max(most, len(running))
+        elif line.startswith("Finished jobid:"):
+            running.discard(line.split()[2])
+    assert most == 1
+    assert sum(rule == "build_store" for rule in rules.values()) == 6
+
+
+def test_a_second_run_has_nothing_to_do(finished) -> None:
+    project, _ = finished
+    run = run_snakemake(project, TINY_CONFIG, "--dry-run")
+    assert run.returncode == 0 and "Nothing to be done" in run.output, run.output[-2000:]
+
+
+def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
+    project, _ = finished
+    run = run_snakemake(project, merged(TINY_CONFIG, cutoffs=[10, 50, 150]), "--dry-run")
+    assert run.planned_jobs() == {
+        "build_store": 3,
+        "read_store": 3,
+        "disk_usage": 3,
+        "aggregate": 1,
+        "figures": 1,
+        "all": 1,
+    }
+
+
+def test_dropping_a_method_reruns_only_aggregation(finished) -> None:
+    project, _ = finished
+    run = run_snakemake(project, merged(TINY_CONFIG, methods=["lmdb", "hdf5"]), "--dry-run")
+    assert run.planned_jobs() == {"aggregate": 1, "figures": 1, "all": 1}
+
+
+def test_editing_one_store_module_reruns_only_that_method(finished) -> None:
+    project, _ = finished
+    module = project / "src/imgbench/stores/hdf5.py"
+    module.write_text(module.read_text() + "\n# an edit\n")  # a touch alone is not an edit
+    run = run_snakemake(project, TINY_CONFIG, "--dry-run")
+    assert run.planned_jobs() == {
+        "build_store": 2,
+        "read_store": 2,
+        "single_image": 1,
+        "disk_usage": 2,
+        "aggregate": 1,
+        "figures": 1,
+        "all": 1,
+    }
+    assert "results/stores/hdf5/10" in run.output and "results/stores/png/10" not in run.output
+
+
+# --- the download path, against a server on 127.0.0.1 ---------------------------------------
+
+
+def download_config(url: str, md5: str, **dataset: object) -> dict:
+    return merged(TINY_CONFIG, dataset={"source": "download", "url": url, "md5": md5, **dataset})
+
+
+def test_download_rule_fetches_and_verifies(http_server, tiny_archive, tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    config = download_config(f"{http_server.url}/cifar-10-python.tar.gz", tiny_archive[1])
+    run = run_snakemake(project, config, POOL)
+    assert run.returncode == 0, run.output[-3000:]
+    with np.load(project / POOL) as pool:
+        np.testing.assert_array_equal(pool["images"], synthetic_images(TINY_TRAIN_IMAGES, 7)[0])
+
+
+def test_wrong_md5_fails_and_leaves_no_archive(http_server, tiny_archive, tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    wrong = "0123456789abcdef0123456789abcdef"
+    run = run_snakemake(
+        project, download_config(f"{http_server.url}/cifar-10-python.tar.gz", wrong), POOL
+    )
+    assert run.returncode != 0
+    assert f"has MD5 {tiny_archive[1]}, but {wrong} was expected" in run.output
+    download = project / "results/dataset/download"
+    assert not download.exists() or list(download.iterdir()) == []  # no archive, no partial file
+    assert not (project / POOL).exists()
+
+
+def test_unreachable_url_names_the_ways_out(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    project = copy_project(tmp_path)
+    config = download_config(
+        f"http://127.0.0.1:{port}/cifar-10-python.tar.gz", "0" * 32, download_retries=1
+    )
+    run = run_snakemake(project, config, POOL)
+    assert run.returncode != 0
+    assert "`dataset.archive`" in run.output and "`dataset.source: synthetic`" in run.output
+
+
+def test_users_own_archive_is_used_instead_of_downloading(tiny_archive, tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    config = download_config(
+        "http://127.0.0.1:9/never-used", tiny_archive[1], archive=str(tiny_archive[0])
+    )
+    run = run_snakemake(project, config, POOL)
+    assert run.returncode == 0, run.output[-3000:]
+    assert (project / POOL).is_file()
