@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TINY_CONFIG, TINY_TRAIN_IMAGES, Run, copy_project, merged, run_snakemake
 from imgbench import open_store
-from imgbench.plots import figure_paths
+from imgbench.figure_list import figure_paths
 from imgbench.synthetic import synthetic_images
+
+from conftest import TINY_CONFIG, TINY_TRAIN_IMAGES, Run, copy_project, merged, run_snakemake
 
 pytestmark = pytest.mark.pipeline
 METHODS = ["png", "lmdb", "hdf5"]

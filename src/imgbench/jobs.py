@@ -81,14 +81,16 @@ def build_pool(batches: Path, out: Path) -> None:
     print(f"image pool {out}: {count} training images")
 
 
-def build_store(method: str, pool: Path, n_images: int, store: Path, table: Path, repeats: int
+def build_store(
+    method: str, pool: Path, n_images: int, store: Path, table: Path, repeats: int
 ) -> None:
     images, labels = dataset.Pool.load(pool).first(n_images)
     timings = measure.time_write_many(get_store(method), images, labels, store, repeats)
     _write_timings(table, method, n_images, timings)
 
 
-def read_store(method: str, pool: Path, n_images: int, store: Path, table: Path, repeats: int
+def read_store(
+    method: str, pool: Path, n_images: int, store: Path, table: Path, repeats: int
 ) -> None:
     images, labels = dataset.Pool.load(pool).first(n_images)
     timings = measure.time_read_many(get_store(method), store, images, labels, repeats)
@@ -129,9 +131,7 @@ def figures(summary: Path, disk: Path, outdir: Path) -> None:
     print("\n".join(map(str, written)))
 
 
-def _write_timings(
-    table: Path, method: str, n_images: int, timings: list[measure.Timing]
-) -> None:
+def _write_timings(table: Path, method: str, n_images: int, timings: list[measure.Timing]) -> None:
     rows = [timing.row(method=method, n_images=n_images) for timing in timings]
     tables.write_rows(table, tables.TIMING_COLUMNS, rows)
     for timing in timings:

@@ -17,16 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
-FIGURES: tuple[str, ...] = (
-    "store_time_linear",
-    "store_time_log",
-    "read_time_linear",
-    "read_time_log",
-    "read_write_linear",
-    "read_write_log",
-    "disk_usage_stacked",
-)
-FORMATS: tuple[str, ...] = ("png", "svg")
+from imgbench.figure_list import FIGURES, FORMATS, figure_paths
 
 # Fixed per-method colours and legend names, so a method looks the same in every figure and run.
 _KNOWN_COLOURS = {"png": "tab:blue", "lmdb": "tab:orange", "hdf5": "tab:green"}
@@ -61,11 +52,6 @@ _DPI = 150
 # A fixed hash salt makes SVG element ids stable; dropping dates/versions makes files byte-stable.
 _RC = {"svg.hashsalt": "imgbench"}
 _METADATA = {"png": {"Software": None}, "svg": {"Date": None}}
-
-
-def figure_paths(outdir: Path) -> list[Path]:
-    """Every figure file ``plot_all`` writes, so workflow rules can declare outputs up front."""
-    return [outdir / f"{name}.{fmt}" for name in FIGURES for fmt in FORMATS]
 
 
 def plot_all(summary: pd.DataFrame, disk: pd.DataFrame, outdir: Path) -> list[Path]:

@@ -3,22 +3,13 @@ import os
 
 from snakemake.utils import validate
 
+from imgbench.figure_list import FIGURES, FORMATS
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 DATASET = config["dataset"]
 METHODS = config["methods"]
 CUTOFFS = config["cutoffs"]
-FIGURES = [
-    "store_time_linear",
-    "store_time_log",
-    "read_time_linear",
-    "read_time_log",
-    "read_write_linear",
-    "read_write_log",
-    "disk_usage_stacked",
-]
-FIGURE_FORMATS = ["png", "svg"]
 
 
 wildcard_constraints:
@@ -28,7 +19,9 @@ wildcard_constraints:
 
 def library(*modules):
     """Library source files a job's results depend on: editing one reruns exactly those jobs."""
-    return [os.path.join(workflow.basedir, "src", "imgbench", module) for module in modules]
+    return [
+        os.path.join(workflow.basedir, "src", "imgbench", module) for module in modules
+    ]
 
 
 def archive_folder():
@@ -49,7 +42,9 @@ def timing_tables():
         n=CUTOFFS,
         operation=["write_many", "read_many"],
     )
-    return per_cutoff + expand("results/measurements/{method}/single.csv", method=METHODS)
+    return per_cutoff + expand(
+        "results/measurements/{method}/single.csv", method=METHODS
+    )
 
 
 def disk_tables():
@@ -63,5 +58,5 @@ def final_outputs():
         "results/tables/timings.csv",
         "results/tables/disk_usage.csv",
         "results/tables/summary.csv",
-        *expand("results/figures/{name}.{ext}", name=FIGURES, ext=FIGURE_FORMATS),
+        *expand("results/figures/{name}.{ext}", name=FIGURES, ext=FORMATS),
     ]

@@ -8,16 +8,16 @@ rule fetch_archive:
     output:
         archive="results/dataset/download/cifar-10-python.tar.gz",
         checksum="results/dataset/download/cifar-10-python.tar.gz.md5",
+    log:
+        "results/logs/fetch_archive.log",
+    conda:
+        "../envs/imgbench.yaml"
     params:
         url=DATASET["url"],
         md5=DATASET["md5"],
         local_archive=DATASET.get("archive"),
         retries=DATASET["download_retries"],
         timeout_seconds=DATASET["download_timeout_seconds"],
-    log:
-        "results/logs/fetch_archive.log",
-    conda:
-        "../envs/imgbench.yaml"
     script:
         "../scripts/fetch_archive.py"
 
@@ -28,13 +28,13 @@ rule synthesize_archive:
     output:
         archive="results/dataset/synthetic/cifar-10-python.tar.gz",
         checksum="results/dataset/synthetic/cifar-10-python.tar.gz.md5",
-    params:
-        images=DATASET["synthetic_images"],
-        seed=DATASET["seed"],
     log:
         "results/logs/synthesize_archive.log",
     conda:
         "../envs/imgbench.yaml"
+    params:
+        images=DATASET["synthetic_images"],
+        seed=DATASET["seed"],
     script:
         "../scripts/synthesize_archive.py"
 

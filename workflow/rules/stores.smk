@@ -9,14 +9,14 @@ rule build_store:
     output:
         store=directory("results/stores/{method}/{n}"),
         table="results/measurements/{method}/{n}/write_many.csv",
-    params:
-        repeats=config["repeats"],
     log:
         "results/logs/build_store/{method}/{n}.log",
-    resources:
-        timing_slot=1,
     conda:
         "../envs/imgbench.yaml"
+    resources:
+        timing_slot=1,
+    params:
+        repeats=config["repeats"],
     script:
         "../scripts/build_store.py"
 
@@ -28,14 +28,14 @@ rule read_store:
         code=library("stores/{method}.py", "stores/base.py", "measure.py"),
     output:
         table="results/measurements/{method}/{n}/read_many.csv",
-    params:
-        repeats=config["repeats"],
     log:
         "results/logs/read_store/{method}/{n}.log",
-    resources:
-        timing_slot=1,
     conda:
         "../envs/imgbench.yaml"
+    resources:
+        timing_slot=1,
+    params:
+        repeats=config["repeats"],
     script:
         "../scripts/read_store.py"
 
@@ -46,15 +46,15 @@ rule single_image:
         code=library("stores/{method}.py", "stores/base.py", "measure.py"),
     output:
         table="results/measurements/{method}/single.csv",
+    log:
+        "results/logs/single_image/{method}.log",
+    conda:
+        "../envs/imgbench.yaml"
+    resources:
+        timing_slot=1,
     params:
         repeats=config["repeats"],
         operations=config["single_operations"],
-    log:
-        "results/logs/single_image/{method}.log",
-    resources:
-        timing_slot=1,
-    conda:
-        "../envs/imgbench.yaml"
     script:
         "../scripts/single_image.py"
 

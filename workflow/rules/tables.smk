@@ -23,7 +23,7 @@ rule figures:
         disk="results/tables/disk_usage.csv",
         code=library("plots.py"),
     output:
-        expand("results/figures/{name}.{ext}", name=FIGURES, ext=FIGURE_FORMATS),
+        expand("results/figures/{name}.{ext}", name=FIGURES, ext=FORMATS),
     log:
         "results/logs/figures.log",
     conda:

@@ -1,0 +1,31 @@
+# Two commands on a fresh machine (see README.md):
+#   make        set up .venv, then run the whole pipeline (downloads CIFAR-10)
+#   make test   set up .venv, then run the tests
+# Offline: `make offline` builds and measures a synthetic CIFAR-format archive instead.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SNAKEMAKE_ARGS ?=
+
+.PHONY: run offline test report clean-results
+
+run: $(INSTALLED)
+	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS)
+
+offline: $(INSTALLED)
+	$(BIN)/snakemake --cores all --configfile config/synthetic.yaml $(SNAKEMAKE_ARGS)
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+# The venv is rebuilt whenever the pinned dependencies change.
+$(INSTALLED): pyproject.toml requirements.lock
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "imgbench needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable ".[dev]"
+	touch $(INSTALLED)
+
+clean-results:
+	rm -rf results .snakemake

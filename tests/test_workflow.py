@@ -1,0 +1,78 @@
+"""The workflow itself: lint-clean, formatted, and refusing bad config before any job runs."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from imgbench.stores import available
+
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, copy_project, merged, run_snakemake
+
+
+def tool(name: str) -> str:
+    return str(SNAKEMAKE.with_name(name))
+
+
+def test_snakemake_lint_is_clean() -> None:
+    result = subprocess.run(
+        [str(SNAKEMAKE), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean() -> None:
+    result = subprocess.run(
+        [tool("snakefmt"), "--check", "Snakefile", "workflow"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_is_clean() -> None:
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run([tool("ruff"), *command], cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_knows_exactly_the_store_modules() -> None:
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    assert sorted(schema["properties"]["methods"]["items"]["enum"]) == sorted(available())
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"methods": ["png", "tiff"]}, "tiff"),
+        ({"methods": []}, "methods"),
+        ({"cutoffs": [0, 10]}, "cutoffs"),
+        ({"cutoffs": [10, "many"]}, "many"),
+        ({"repeats": 0}, "repeats"),
+        ({"colour": "blue"}, "colour"),
+        ({"dataset": {"md5": "not-a-checksum"}}, "not-a-checksum"),
+        ({"dataset": {"source": "ftp"}}, "ftp"),
+    ],
+    ids=[
+        "unknown-method",
+        "no-methods",
+        "zero-cutoff",
+        "text-cutoff",
+        "no-repeats",
+        "unknown-key",
+        "bad-md5",
+        "bad-source",
+    ],
+)
+def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    run = run_snakemake(project, merged(TINY_CONFIG, **change), "--dry-run")
+    assert run.returncode != 0
+    assert (
+        named in run.output and "ValidationError" in run.output or "validat" in run.output.lower()
+    )
+    assert not (project / "results").exists()
