@@ -20,8 +20,9 @@ from imgbench.stores import get_store
 def run_job(log: str | Path, job: Callable[..., object], **arguments: object) -> None:
     """Run `job` with its output in `log`; an expected failure is explained on the console too.
 
-    Snakemake only points at the log of a failed job, so the explanation is printed first, where
-    the user is looking, and the traceback goes to the log for whoever needs it.
+    Snakemake only points at the log of a failed job, so the explanation of an expected failure
+    is printed where the user is looking, with the traceback in the log for whoever needs it. An
+    unexpected failure keeps its traceback in both places.
     """
     console = sys.stderr
     with open(log, "w") as log_stream:
@@ -29,11 +30,14 @@ def run_job(log: str | Path, job: Callable[..., object], **arguments: object) ->
         try:
             job(**arguments)
         except ImgbenchError as error:
-            message = f"imgbench: {error}"
             traceback.print_exc()
+            message = f"imgbench: {error}"
             print(message, file=log_stream)
             print(message, file=console)
             raise SystemExit(1) from None
+        except BaseException:
+            traceback.print_exc()
+            raise
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, console
 
