@@ -35,7 +35,7 @@ def test_verify_names_the_first_bad_image(images) -> None:
 def test_write_many_keeps_the_last_repeat_and_nothing_else(method, images, tmp_path: Path) -> None:
     pixels, labels = images
     out = tmp_path / "stores" / method
-    timings = measure.time_write_many(get_store(method), pixels, labels, out, repeats=3)
+    timings = measure.time_write_many(get_store(method, "fast"), pixels, labels, out, repeats=3)
     assert [(t.operation, t.repeat, t.images) for t in timings] == [
         ("write_many", r, 40) for r in range(3)
     ]
@@ -48,8 +48,10 @@ def test_write_many_keeps_the_last_repeat_and_nothing_else(method, images, tmp_p
 @pytest.mark.parametrize("method", ["png", "lmdb", "hdf5"])
 def test_read_many_is_timed_and_verified(method, images, tmp_path: Path) -> None:
     pixels, labels = images
-    get_store(method).write_many(tmp_path / "s", pixels, labels)
-    timings = measure.time_read_many(get_store(method), tmp_path / "s", pixels, labels, repeats=2)
+    get_store(method, "fast").write_many(tmp_path / "s", pixels, labels)
+    timings = measure.time_read_many(
+        get_store(method, "fast"), tmp_path / "s", pixels, labels, repeats=2
+    )
     assert [(t.operation, t.repeat, t.images) for t in timings] == [
         ("read_many", 0, 40),
         ("read_many", 1, 40),
@@ -58,11 +60,11 @@ def test_read_many_is_timed_and_verified(method, images, tmp_path: Path) -> None
 
 def test_a_damaged_store_fails_its_read_measurement(images, tmp_path: Path) -> None:
     pixels, labels = images
-    get_store("hdf5").write_many(tmp_path / "s", pixels, labels)
+    get_store("hdf5", "fast").write_many(tmp_path / "s", pixels, labels)
     with h5py.File(tmp_path / "s" / "images.h5", "r+") as file:
         file["images"][5, 0, 0, 0] = pixels[5, 0, 0, 0] ^ 0xFF
     with pytest.raises(VerificationError, match=r"first bad image: \[5\]"):
-        measure.time_read_many(get_store("hdf5"), tmp_path / "s", pixels, labels, repeats=1)
+        measure.time_read_many(get_store("hdf5", "fast"), tmp_path / "s", pixels, labels, repeats=1)
 
 
 @pytest.mark.parametrize("method", ["png", "lmdb", "hdf5"])
@@ -70,7 +72,7 @@ def test_single_image_operations(method, images, tmp_path: Path) -> None:
     pixels, labels = images
     beside = tmp_path / "single.csv"
     timings = measure.time_single(
-        get_store(method), pixels, labels, beside, repeats=2, operations=4
+        get_store(method, "fast"), pixels, labels, beside, repeats=2, operations=4
     )
     assert sorted((t.operation, t.repeat) for t in timings) == [
         ("read_single", 0),

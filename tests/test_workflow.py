@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imgbench.stores import available
+from imgbench.stores import formats
 
 from conftest import REPO, SNAKEMAKE, TINY_CONFIG, copy_project, merged, run_snakemake
 
@@ -42,7 +42,7 @@ def test_ruff_is_clean() -> None:
 
 def test_schema_knows_exactly_the_store_modules() -> None:
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    assert sorted(schema["properties"]["methods"]["items"]["enum"]) == sorted(available())
+    assert sorted(schema["properties"]["methods"]["items"]["enum"]) == sorted(formats())
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,7 @@ def build_store(
     method: str, pool: Path, n_images: int, store: Path, table: Path, repeats: int
 ) -> None:
     images, labels = dataset.Pool.load(pool).first(n_images)
-    timings = measure.time_write_many(get_store(method), images, labels, store, repeats)
+    timings = measure.time_write_many(get_store(method, "fast"), images, labels, store, repeats)
     _write_timings(table, method, n_images, timings)
 
 
@@ -97,13 +97,15 @@ def read_store(
     method: str, pool: Path, n_images: int, store: Path, table: Path, repeats: int
 ) -> None:
     images, labels = dataset.Pool.load(pool).first(n_images)
-    timings = measure.time_read_many(get_store(method), store, images, labels, repeats)
+    timings = measure.time_read_many(get_store(method, "fast"), store, images, labels, repeats)
     _write_timings(table, method, n_images, timings)
 
 
 def single_image(method: str, pool: Path, table: Path, repeats: int, operations: int) -> None:
     images, labels = dataset.Pool.load(pool).first(operations)
-    timings = measure.time_single(get_store(method), images, labels, table, repeats, operations)
+    timings = measure.time_single(
+        get_store(method, "fast"), images, labels, table, repeats, operations
+    )
     _write_timings(table, method, 1, timings)
 
 

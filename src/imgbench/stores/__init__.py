@@ -1,6 +1,7 @@
 """Storage formats, one module each, found by name so that adding one touches no other.
 
-A format is a module `imgbench.stores.<name>` defining `STORE`, an instance of `Store`.
+A format is a module `imgbench.stores.<method>` defining `STORES`, a dict from implementation
+name (e.g. "tutorial", "fast") to a `Store`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from pathlib import Path
 from imgbench.errors import StoreError
 from imgbench.stores.base import Reader, Store
 
-__all__ = ["Reader", "Store", "available", "get_store", "open_store", "store_of"]
+__all__ = ["Reader", "Store", "formats", "get_store", "implementations", "open_store", "store_of"]
+
+# When several implementations can read a store, `open_store` uses the first of these.
+READ_PREFERENCE = ("fast", "baseline", "tutorial")
 
 
 @cache
-def available() -> tuple[str, ...]:
+def formats() -> tuple[str, ...]:
     """Names of every format module in this package."""
     return tuple(
         sorted(
@@ -28,22 +32,43 @@ def available() -> tuple[str, ...]:
     )
 
 
-def get_store(name: str) -> Store:
-    if name not in available():
-        raise StoreError(f"unknown storage format {name!r}; known: {', '.join(available())}")
-    return importlib.import_module(f"{__name__}.{name}").STORE
+def _module_stores(method: str) -> dict[str, Store]:
+    if method not in formats():
+        raise StoreError(f"unknown storage format {method!r}; known: {', '.join(formats())}")
+    return importlib.import_module(f"{__name__}.{method}").STORES
+
+
+def implementations(method: str) -> tuple[str, ...]:
+    return tuple(_module_stores(method))
+
+
+def get_store(method: str, implementation: str) -> Store:
+    stores = _module_stores(method)
+    if implementation not in stores:
+        raise StoreError(
+            f"format {method!r} has no implementation {implementation!r}; "
+            f"it has: {', '.join(stores)}"
+        )
+    return stores[implementation]
 
 
 def store_of(path: Path) -> Store:
-    """The format of the store at `path`, recognised by the file only that format writes."""
+    """An implementation able to read the store at `path`, found by what the store contains."""
     path = Path(path)
     if not path.is_dir():
         raise StoreError(f"{path} is not a store folder (it does not exist or is not a folder)")
-    owners = [store for store in map(get_store, available()) if store.owns(path)]
-    if len(owners) != 1:
-        found = "no" if not owners else "more than one"
-        raise StoreError(f"{path} holds {found} recognisable store ({', '.join(available())})")
-    return owners[0]
+    readers = [
+        store
+        for method in formats()
+        for store in _module_stores(method).values()
+        if store.owns(path)
+    ]
+    if not readers:
+        raise StoreError(f"{path} holds no recognisable store ({', '.join(formats())})")
+    if len({store.method for store in readers}) > 1:
+        raise StoreError(f"{path} looks like more than one format; it is not a store we built")
+    rank = {name: position for position, name in enumerate(READ_PREFERENCE)}
+    return min(readers, key=lambda store: rank.get(store.implementation, len(rank)))
 
 
 def open_store(path: str | Path) -> Reader:

@@ -58,21 +58,34 @@ class Reader(ABC):
 
 
 class Store(ABC):
-    """A storage format: how images and labels are laid out in one store folder."""
+    """One implementation of a storage format: how it writes a store folder and reads it back.
 
-    name: ClassVar[str]
-    marker: ClassVar[str]  # a file only this format puts in its folder: how `open_store` knows it
+    A format (`method`) may have several implementations, e.g. `tutorial` (the code paths of the
+    Real Python tutorial) and `fast` (the best this project could make of the same format).
+    """
+
+    method: ClassVar[str]
+    implementation: ClassVar[str]
+    marker: ClassVar[str]  # a file this format puts in its folder: how `open_store` finds it
 
     @abstractmethod
-    def write_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> None:
-        """Create a store holding `images` and `labels` in the empty or missing folder `path`."""
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
+        """Create a store holding `images` and `labels` in the empty or missing folder `path`.
+
+        `workers` caps the processes an implementation may use (None: one per core); it lets a
+        caller that already runs readers in parallel keep implementations from oversubscribing.
+        """
 
     @abstractmethod
-    def open(self, path: Path) -> Reader:
-        """Open the store at `path` read-only."""
+    def open(self, path: Path, *, workers: int | None = None) -> Reader:
+        """Open the store at `path` read-only (`workers` as for `write_many`)."""
 
-    def read_many(self, path: Path, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with self.open(path) as reader:
+    def read_many(
+        self, path: Path, indices: np.ndarray, *, workers: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        with self.open(path, workers=workers) as reader:
             return reader.read_many(indices)
 
     def write_single(self, path: Path, image: np.ndarray, label: int) -> None:
@@ -85,4 +98,9 @@ class Store(ABC):
             return reader[index]
 
     def owns(self, path: Path) -> bool:
+        """Whether this implementation can read the store at `path`."""
         return (path / self.marker).is_file()
+
+    @property
+    def key(self) -> str:
+        return f"{self.method}/{self.implementation}"

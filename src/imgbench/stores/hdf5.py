@@ -54,10 +54,13 @@ class Hdf5Reader(Reader):
 
 
 class Hdf5Store(Store):
-    name = "hdf5"
+    method = "hdf5"
+    implementation = "fast"
     marker = FILE_NAME
 
-    def write_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
         path.mkdir(parents=True, exist_ok=True)
         with h5py.File(path / FILE_NAME, "w", track_order=False) as file:
             file.create_dataset("images", data=images, dtype=np.uint8, track_times=False)
@@ -65,8 +68,8 @@ class Hdf5Store(Store):
                 "labels", data=np.asarray(labels, np.uint8), dtype=np.uint8, track_times=False
             )
 
-    def open(self, path: Path) -> Hdf5Reader:
+    def open(self, path: Path, *, workers: int | None = None) -> Hdf5Reader:
         return Hdf5Reader(path)
 
 
-STORE = Hdf5Store()
+STORES: dict[str, Store] = {"fast": Hdf5Store()}

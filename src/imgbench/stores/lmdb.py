@@ -87,10 +87,13 @@ class LmdbReader(Reader):
 
 
 class LmdbStore(Store):
-    name = "lmdb"
+    method = "lmdb"
+    implementation = "fast"
     marker = "data.mdb"
 
-    def write_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
         count = len(images)
         values = np.empty((count, 1 + images[0].size), dtype=np.uint8)
         values[:, 0] = labels
@@ -115,8 +118,8 @@ class LmdbStore(Store):
         finally:
             env.close()
 
-    def open(self, path: Path) -> LmdbReader:
+    def open(self, path: Path, *, workers: int | None = None) -> LmdbReader:
         return LmdbReader(path)
 
 
-STORE = LmdbStore()
+STORES: dict[str, Store] = {"fast": LmdbStore()}

@@ -55,18 +55,21 @@ class PngReader(Reader):
 
 
 class PngStore(Store):
-    name = "png"
+    method = "png"
+    implementation = "fast"
     marker = LABELS_FILE
 
-    def write_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
         path.mkdir(parents=True, exist_ok=True)
         for index, image in enumerate(images):
             Image.fromarray(image).save(image_file(path, index), format="PNG")
         lines = ["label", *(str(int(label)) for label in labels)]
         (path / LABELS_FILE).write_text("\n".join(lines) + "\n")
 
-    def open(self, path: Path) -> PngReader:
+    def open(self, path: Path, *, workers: int | None = None) -> PngReader:
         return PngReader(path)
 
 
-STORE = PngStore()
+STORES: dict[str, Store] = {"fast": PngStore()}
