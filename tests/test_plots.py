@@ -1,73 +1,117 @@
-"""Tests for imgbench.plots: figures are written, readable, labelled, reproducible, atomic."""
+"""Tests for imgbench.plots: figures are written, readable, labelled, reproducible, atomic, and
+written as notes when a run did not measure what they show."""
 
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from imgbench.plots import FIGURES, FORMATS, figure_paths, plot_all
+from imgbench import plots
+from imgbench.plots import FIGURES, FORMATS, figure_paths, plot_all, plot_figure
 
 CUTOFFS = (10, 100, 1000)
-# Plausible per-image seconds (write, read) and KiB per image, in the tutorial's proportions.
+# Plausible per-image seconds (buffered write, reference read) and KiB per image, per series.
 PER_IMAGE = {
-    "png": (4e-4, 2e-4, 4.1),
-    "lmdb": (5e-5, 3e-5, 3.2),
-    "hdf5": (3e-5, 2e-5, 3.0),
+    ("png", "tutorial"): (4e-4, 2e-4, 4.1),
+    ("png", "fast"): (1e-4, 5e-5, 4.1),
+    ("lmdb", "tutorial"): (5e-5, 3e-5, 3.2),
+    ("lmdb", "fast"): (1.5e-5, 4e-6, 3.1),
+    ("hdf5", "tutorial"): (3e-5, 2e-5, 3.0),
+    ("hdf5", "fast"): (1e-5, 5e-6, 3.0),
+    ("raw", "baseline"): (2e-6, 3e-6, 3.0),
 }
-LINE_FIGURES = [name for name in FIGURES if name != "disk_usage_stacked"]
+FAST_ONLY = {key: value for key, value in PER_IMAGE.items() if key[1] == "fast"}
+ALL_READS = {"cache": ("warm", "cold"), "order": ("sequential", "random"), "readers": (1, 2)}
+# Factor applied to the reference read time by each variation.
+SLOWDOWN = {"cold": 3.0, "random": 1.5, 2: 0.6}
+SERIES_LABELS = (
+    "PNG tutorial",
+    "PNG fast",
+    "LMDB tutorial",
+    "LMDB fast",
+    "HDF5 tutorial",
+    "HDF5 fast",
+    "raw",
+)
+TIME_FIGURES = [name for name in FIGURES if name.startswith(("store_time", "read_time", "read_w"))]
+TITLES = {
+    "store_time_linear": "Storage time",
+    "store_time_log": "Storage time (log scale)",
+    "read_time_linear": "Read time",
+    "read_time_log": "Read time (log scale)",
+    "read_write_linear": "Read and write time",
+    "read_write_log": "Read and write time (log scale)",
+}
 
 
-def make_summary(methods: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
+def median(per_image: float, n: int) -> float:
+    return per_image * n + 2e-3
+
+
+def summary_row(series, n, operation, phase, cache, order, readers, seconds) -> dict:
+    return {
+        "method": series[0],
+        "implementation": series[1],
+        "n_images": n,
+        "operation": operation,
+        "phase": phase,
+        "cache": cache,
+        "order": order,
+        "readers": readers,
+        "samples": 3,
+        "images": n,
+        "seconds_median": seconds,
+        "seconds_min": seconds * 0.9,
+        "seconds_max": seconds * 1.2,
+        "seconds_p90": seconds * 1.15,
+        "spread": 0.3,
+        "images_per_second": n / seconds,
+        "resident_fraction_max": 0.0 if cache == "cold" else np.nan,
+    }
+
+
+def make_summary(series=PER_IMAGE, reads=ALL_READS, sync: bool = True) -> pd.DataFrame:
     """A summary table as the workflow writes it, single-image rows included (not plotted)."""
     rows = []
-    for method, (write, read, _) in methods.items():
-        for operation, per_image in (("write_many", write), ("read_many", read)):
-            for n in CUTOFFS:
-                median = per_image * n + 2e-3
-                rows.append(
-                    {
-                        "method": method,
-                        "n_images": n,
-                        "operation": operation,
-                        "repeats": 5,
-                        "images": n,
-                        "seconds_median": median,
-                        "seconds_min": median * 0.9,
-                        "seconds_max": median * 1.2,
-                        "images_per_second": n / median,
-                    }
-                )
-        for operation in ("write_single", "read_single"):
+    for key, (write, read, _) in series.items():
+        for n in CUTOFFS:
             rows.append(
-                {
-                    "method": method,
-                    "n_images": 1,
-                    "operation": operation,
-                    "repeats": 5,
-                    "images": 1,
-                    "seconds_median": 1e-3,
-                    "seconds_min": 9e-4,
-                    "seconds_max": 2e-3,
-                    "images_per_second": 1000.0,
-                }
+                summary_row(key, n, "write_many", "write", "n/a", "n/a", 1, median(write, n))
             )
+            if sync:
+                seconds = 0.3 * median(write, n) + 1e-3
+                rows.append(summary_row(key, n, "write_many", "sync", "n/a", "n/a", 1, seconds))
+            cells = [("warm", "sequential", 1)]
+            cells += [(cache, "sequential", 1) for cache in reads["cache"] if cache != "warm"]
+            cells += [("warm", order, 1) for order in reads["order"] if order != "sequential"]
+            cells += [("warm", "sequential", count) for count in reads["readers"] if count != 1]
+            for cache, order, readers in cells:
+                factor = np.prod([SLOWDOWN.get(value, 1.0) for value in (cache, order, readers)])
+                seconds = median(read, n) * factor
+                rows.append(
+                    summary_row(key, n, "read_many", "read", cache, order, readers, seconds)
+                )
+        rows.append(summary_row(key, 1, "write_single", "write", "n/a", "n/a", 1, 1e-3))
+        rows.append(summary_row(key, 1, "read_single", "read", "warm", "random", 1, 1e-3))
     return pd.DataFrame(rows)
 
 
-def make_disk(methods: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
-    """A disk table: one store per method and cutoff, sizes growing with N."""
+def make_disk(series=PER_IMAGE) -> pd.DataFrame:
+    """A disk table: one store per series and cutoff, sizes growing with N."""
     return pd.DataFrame(
         [
             {
                 "method": method,
+                "implementation": implementation,
                 "n_images": n,
                 "kib_allocated": int(kib * n) + 4,
                 "kib_apparent": int(kib * n * 0.9) + 1,
             }
-            for method, (_, _, kib) in methods.items()
+            for (method, implementation), (_, _, kib) in series.items()
             for n in CUTOFFS
         ]
     )
@@ -75,20 +119,36 @@ def make_disk(methods: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
-    """Render the three known methods once; most tests only inspect the files."""
+    """Render the full run once; most tests only inspect the files."""
     outdir = tmp_path_factory.mktemp("plots") / "nested" / "figures"
-    return outdir, plot_all(make_summary(PER_IMAGE), make_disk(PER_IMAGE), outdir)
+    return outdir, plot_all(make_summary(), make_disk(), outdir)
+
+
+@pytest.fixture(scope="module")
+def sparse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Render a run with only `fast` implementations, no raw, no read variations, no sync."""
+    outdir = tmp_path_factory.mktemp("sparse")
+    reads = {"cache": ("warm",), "order": ("sequential",), "readers": (1,)}
+    fast = {key: value for key, value in FAST_ONLY.items() if key[0] != "raw"}
+    plot_all(make_summary(fast, reads, sync=False), make_disk(fast), outdir)
+    return outdir
 
 
 def svg_text(outdir: Path, name: str) -> str:
     return (outdir / f"{name}.svg").read_text(encoding="utf-8")
 
 
+def ratio_label(value: float) -> str:
+    return f"{value:.3g}×"
+
+
 def test_figure_paths_lists_every_figure_in_every_format(tmp_path: Path) -> None:
     paths = figure_paths(tmp_path)
-    assert len(paths) == len(FIGURES) * len(FORMATS) == 14
+    assert len(paths) == len(FIGURES) * len(FORMATS) == 28
     assert tmp_path / "store_time_log.svg" in paths
     assert tmp_path / "disk_usage_stacked.png" in paths
+    assert tmp_path / "speedup_fast_vs_tutorial.svg" in paths
+    assert set(plots._BUILDERS) == set(FIGURES)
 
 
 def test_plot_all_writes_all_files_and_nothing_else(rendered: tuple[Path, list[Path]]) -> None:
@@ -107,95 +167,208 @@ def test_pngs_open_with_sensible_size(rendered: tuple[Path, list[Path]]) -> None
             image.verify()
         with Image.open(outdir / f"{name}.png") as image:
             width, height = image.size
-        assert 600 <= width <= 2000 and 400 <= height <= 1500, (name, image.size)
-        assert width > height
+        assert 900 <= width <= 2000 and 500 <= height <= 1200, (name, image.size)
+        assert width > height, name
 
 
-def test_line_figures_have_labels_titles_and_method_legend(
+def test_time_figures_have_labels_titles_and_every_series(
     rendered: tuple[Path, list[Path]],
 ) -> None:
     outdir, _ = rendered
-    titles = {
-        "store_time_linear": "Storage time",
-        "store_time_log": "Storage time (log scale)",
-        "read_time_linear": "Read time",
-        "read_time_log": "Read time (log scale)",
-        "read_write_linear": "Read and write time",
-        "read_write_log": "Read and write time (log scale)",
-    }
-    for name in LINE_FIGURES:
+    for name in TIME_FIGURES:
         text = svg_text(outdir, name)
         assert "Number of images" in text and "Time (s)" in text, name
-        assert f"<!-- {titles[name]} -->" in text, name
-        for label in ("PNG", "LMDB", "HDF5"):
-            assert label in text, (name, label)
-    combined = svg_text(outdir, "read_write_linear")
-    for label in ("PNG", "LMDB", "HDF5"):
-        assert f"{label} write" in combined and f"{label} read" in combined
+        assert f"<!-- {TITLES[name]} -->" in text, name
+        for label in SERIES_LABELS:
+            assert f"<!-- {label} -->" in text, (name, label)
+        assert "No " not in text, name  # no "No ... in this run" note
+    for name in ("read_write_linear", "read_write_log"):
+        text = svg_text(outdir, name)
+        assert "<!-- Write (buffered) -->" in text, name
+        assert "<!-- Read (warm cache, sequential, 1 reader) -->" in text, name
 
 
-def test_disk_figure_has_methods_and_cutoff_legend(rendered: tuple[Path, list[Path]]) -> None:
-    outdir, _ = rendered
-    text = svg_text(outdir, "disk_usage_stacked")
+def test_series_keep_fixed_colours_and_implementation_styles(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    text = svg_text(rendered[0], "read_time_log")
+    for colour in ("#1f77b4", "#ff7f0e", "#2ca02c", "#000000"):  # PNG, LMDB, HDF5, raw
+        assert f"stroke: {colour}" in text, colour
+    # Solid fast, dashed tutorial, dotted baseline lines.
+    assert "stroke-dasharray" in text
+
+
+def test_disk_figure_has_series_and_cutoff_legend(rendered: tuple[Path, list[Path]]) -> None:
+    text = svg_text(rendered[0], "disk_usage_stacked")
     assert "Disk use (MiB, du -sk)" in text
     assert "Disk space used by each method" in text
-    for label in ("PNG", "LMDB", "HDF5", "N = 10", "N = 100", "N = 1000"):
+    for label in ("N = 10", "N = 100", "N = 1,000", "raw"):
         assert f"<!-- {label} -->" in text, label
+    png_tutorial = sum(int(4.1 * n) + 4 for n in CUTOFFS) / 1024
+    assert f"<!-- {png_tutorial:,.1f} MiB -->" in text
+    # Bar figures name each series on two lines, which the SVG keeps as two texts.
+    for word in ("PNG", "LMDB", "HDF5", "tutorial", "fast"):
+        assert f"<!-- {word} -->" in text, word
+
+
+def test_throughput_has_a_panel_per_method_and_legend(rendered: tuple[Path, list[Path]]) -> None:
+    text = svg_text(rendered[0], "throughput")
+    assert "Throughput (images per second, higher is better)" in text
+    assert "Number of images" in text and "Read images/s" in text and "Write images/s" in text
+    for method in ("PNG", "LMDB", "HDF5"):
+        assert f"<!-- {method} · read -->" in text and f"<!-- {method} · write -->" in text
+    for label in ("tutorial", "fast", "raw (reference)"):
+        assert f"<!-- {label} -->" in text, label
+
+
+def test_speedup_bars_are_labelled_with_tutorial_over_fast(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    text = svg_text(rendered[0], "speedup_fast_vs_tutorial")
+    assert "at N = 1,000" in text and "Tutorial time ÷ fast time" in text
+    for method, label in (("png", "PNG"), ("lmdb", "LMDB"), ("hdf5", "HDF5")):
+        assert f"<!-- {label} -->" in text
+        for kind, index in (("read", 1), ("write", 0)):
+            tutorial = median(PER_IMAGE[method, "tutorial"][index], 1000)
+            fast = median(PER_IMAGE[method, "fast"][index], 1000)
+            assert f"<!-- {ratio_label(tutorial / fast)} -->" in text, (method, kind)
+    assert "<!-- 1× (same time) -->" in text
+
+
+def test_ratio_to_raw_bars_are_labelled_with_read_over_raw(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    text = svg_text(rendered[0], "ratio_to_raw")
+    assert "Read time ÷ raw read time" in text and "at N = 1,000" in text
+    raw = median(PER_IMAGE["raw", "baseline"][1], 1000)
+    for key, (_, read, _) in PER_IMAGE.items():
+        if key[0] != "raw":
+            assert f"<!-- {ratio_label(median(read, 1000) / raw)} -->" in text, key
+
+
+@pytest.mark.parametrize(
+    ("name", "reference", "variation", "ratio"),
+    [
+        ("cache_warm_cold", "warm cache (reference)", "cold cache", 1 / 3),
+        ("order_sequential_random", "sequential (reference)", "random", 1 / 1.5),
+        ("readers_1_2", "1 reader (reference)", "2 readers", 1 / 0.6),
+    ],
+)
+def test_variation_figures_compare_with_the_reference_cell(
+    rendered: tuple[Path, list[Path]], name: str, reference: str, variation: str, ratio: float
+) -> None:
+    text = svg_text(rendered[0], name)
+    assert "Images per second (higher is better)" in text and "at N = 1,000" in text
+    assert f"<!-- {reference} -->" in text and f"<!-- {variation} -->" in text
+    assert f"<!-- {ratio_label(ratio)} -->" in text
+    assert "<!-- raw -->" in text and "<!-- tutorial -->" in text and "<!-- fast -->" in text
+
+
+def test_durability_stacks_write_and_sync(rendered: tuple[Path, list[Path]]) -> None:
+    text = svg_text(rendered[0], "durability")
+    assert "Time (s)" in text and "at N = 1,000" in text
+    assert "<!-- buffered write -->" in text and "<!-- sync (fsync) -->" in text
+    write = median(PER_IMAGE["png", "tutorial"][0], 1000)
+    sync = 0.3 * write + 1e-3
+    assert f"<!-- {(write + sync) * 1000:.3g} ms -->" in text
+    assert f"<!-- sync {sync / (write + sync):.0%} -->" in text
+
+
+def test_missing_data_still_writes_every_file_as_a_note(sparse: Path) -> None:
+    assert sorted(sparse.iterdir()) == sorted(figure_paths(sparse))
+    notes = {
+        "speedup_fast_vs_tutorial": "No method with both tutorial and fast timings in this run",
+        "ratio_to_raw": "No raw baseline reads in this run",
+        "cache_warm_cold": "No cold-cache reads in this run",
+        "order_sequential_random": "No random-order reads in this run",
+        "readers_1_2": "No reads with 2 or more readers in this run",
+        "durability": "No sync (fsync) timings in this run",
+    }
+    for name in FIGURES:
+        with Image.open(sparse / f"{name}.png") as image:
+            image.verify()
+        text = svg_text(sparse, name)
+        if name in notes:
+            assert f"<!-- {notes[name]} -->" in text, name
+        else:  # figures with data keep plotting what there is, with no empty series
+            assert "in this run" not in text, name
+            assert "fast" in text and "tutorial" not in text and "<!-- raw" not in text, name
 
 
 def test_same_input_gives_byte_identical_files(
     rendered: tuple[Path, list[Path]], tmp_path: Path
 ) -> None:
-    outdir, paths = rendered
-    again = plot_all(make_summary(PER_IMAGE), make_disk(PER_IMAGE), tmp_path)
-    for first, second in zip(paths, again, strict=True):
-        assert first.read_bytes() == second.read_bytes(), first.name
+    outdir, _ = rendered
+    for name in ("cache_warm_cold", "speedup_fast_vs_tutorial"):
+        for path in plot_figure(name, make_summary(), make_disk(), tmp_path):
+            assert path.read_bytes() == (outdir / path.name).read_bytes(), path.name
 
 
-def test_row_and_method_order_do_not_change_output(
+def test_row_order_does_not_change_output(
     rendered: tuple[Path, list[Path]], tmp_path: Path
 ) -> None:
     outdir, _ = rendered
-    reversed_methods = dict(reversed(PER_IMAGE.items()))
-    summary = make_summary(reversed_methods).sample(frac=1.0, random_state=3)
-    disk = make_disk(reversed_methods).sample(frac=1.0, random_state=4)
-    plot_all(summary, disk, tmp_path)
-    for name in FIGURES:
+    summary = make_summary().sample(frac=1.0, random_state=3)
+    disk = make_disk().sample(frac=1.0, random_state=4)
+    for name in ("read_time_linear", "disk_usage_stacked", "speedup_fast_vs_tutorial"):
+        plot_figure(name, summary, disk, tmp_path)
         assert svg_text(tmp_path, name) == svg_text(outdir, name), name
 
 
-def test_unknown_method_uses_raw_name_and_known_colours_stay_fixed(tmp_path: Path) -> None:
-    methods = {"lmdb": PER_IMAGE["lmdb"], "zarr": (2e-5, 1e-5, 3.1)}
-    paths = plot_all(make_summary(methods), make_disk(methods), tmp_path)
-    assert all(path.stat().st_size > 0 for path in paths)
-    for name in LINE_FIGURES:
-        text = svg_text(tmp_path, name)
-        assert "zarr" in text and "LMDB" in text, name
-        assert "#ff7f0e" in text, name  # LMDB keeps tab:orange even without PNG present
-        assert "#1f77b4" not in text, name  # PNG's blue is not handed to the unknown method
+def test_unknown_method_uses_its_name_and_known_colours_stay_fixed(tmp_path: Path) -> None:
+    series = {
+        ("lmdb", "fast"): PER_IMAGE["lmdb", "fast"],
+        ("zarr", "fast"): (2e-5, 1e-5, 3.1),
+        ("zarr", "tutorial"): (4e-5, 2e-5, 3.1),
+    }
+    for name in ("read_write_linear", "disk_usage_stacked"):
+        plot_figure(name, make_summary(series), make_disk(series), tmp_path)
+    text = svg_text(tmp_path, "read_write_linear")
+    assert "zarr fast" in text and "zarr tutorial" in text and "LMDB fast" in text
+    assert "#ff7f0e" in text  # LMDB keeps tab:orange even without PNG present
+    assert "#1f77b4" not in text  # PNG's blue is not handed to the unknown method
     assert "zarr" in svg_text(tmp_path, "disk_usage_stacked")
+
+
+def test_readers_figure_uses_the_smallest_reader_count_above_one(tmp_path: Path) -> None:
+    summary = make_summary(FAST_ONLY, {**ALL_READS, "readers": (1, 4, 8)})
+    plot_figure("readers_1_2", summary, make_disk(FAST_ONLY), tmp_path)
+    text = svg_text(tmp_path, "readers_1_2")
+    assert "<!-- 1 reader (reference) -->" in text and "<!-- 4 readers -->" in text
+    assert "8 readers" not in text
+
+
+def test_unknown_figure_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown figure 'pie'"):
+        plot_figure("pie", make_summary(), make_disk(), tmp_path)
 
 
 @pytest.mark.parametrize(
     ("summary", "disk", "message"),
     [
+        (make_summary().iloc[0:0], make_disk(), "summary table is empty"),
+        (make_summary(), make_disk().iloc[0:0], "disk table is empty"),
         (
-            make_summary(PER_IMAGE).query("operation.str.endswith('single')"),
-            make_disk(PER_IMAGE),
-            "summary table has no 'write_many' rows",
+            make_summary().drop(columns=["implementation", "phase"]),
+            make_disk(),
+            "summary table lacks column(s): implementation, phase",
         ),
         (
-            make_summary(PER_IMAGE).query("operation != 'read_many'"),
-            make_disk(PER_IMAGE),
-            "summary table has no 'read_many' rows",
-        ),
-        (make_summary(PER_IMAGE).iloc[0:0], make_disk(PER_IMAGE), "summary table is empty"),
-        (make_summary(PER_IMAGE), make_disk(PER_IMAGE).iloc[0:0], "disk table is empty"),
-        (
-            make_summary(PER_IMAGE),
-            make_disk(PER_IMAGE).drop(columns="kib_allocated"),
+            make_summary(),
+            make_disk().drop(columns="kib_allocated"),
             "disk table lacks column(s): kib_allocated",
         ),
+        (
+            make_summary().astype({"seconds_median": object}).replace({0.006: "slow"}),
+            make_disk(),
+            "summary table column 'seconds_median' has non-numeric values",
+        ),
+        (
+            pd.concat([make_summary(), make_summary().iloc[[0]]]),
+            make_disk(),
+            "summary table repeats the row for {'method': 'png'",
+        ),
+        (make_summary(), pd.concat([make_disk()] * 2), "disk table repeats the row"),
     ],
 )
 def test_bad_tables_raise_before_writing_anything(
@@ -216,5 +389,5 @@ def test_failed_save_leaves_no_partial_file(
 
     monkeypatch.setattr(Figure, "savefig", crash_midway)
     with pytest.raises(RuntimeError, match="disk full"):
-        plot_all(make_summary(PER_IMAGE), make_disk(PER_IMAGE), tmp_path)
+        plot_all(make_summary(), make_disk(), tmp_path)
     assert list(tmp_path.iterdir()) == []
