@@ -26,8 +26,12 @@ TINY_TRAIN_IMAGES = 100
 TINY_CONFIG = {
     "dataset": {"source": "synthetic", "synthetic_images": TINY_TRAIN_IMAGES, "seed": 7},
     "cutoffs": [10, 150],  # 150 > 100 training images: the pool repeats, as in the tutorial
+    "methods": ["png", "lmdb", "hdf5"],
+    "implementations": ["tutorial", "fast"],
+    "baseline": True,
     "repeats": 2,
     "single_operations": 5,
+    "reads": {"cache": ["warm", "cold"], "order": ["sequential", "random"], "readers": [1, 2]},
 }
 
 

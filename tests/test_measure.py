@@ -10,7 +10,10 @@ import pytest
 
 from imgbench import measure
 from imgbench.errors import VerificationError
+from imgbench.measure import ReadCell
 from imgbench.stores import get_store, open_store
+
+FAST = ["png", "lmdb", "hdf5"]
 
 
 def test_timed_returns_seconds_and_result() -> None:
@@ -23,21 +26,30 @@ def test_verify_names_the_first_bad_image(images) -> None:
     damaged = pixels.copy()
     damaged[7, 3, 3, 1] ^= 1
     measure.verify(pixels, labels, pixels.copy(), labels.copy())
-    with pytest.raises(
-        VerificationError, match=r"1 image\(s\) and 0 label\(s\).*first bad image: \[7\]"
-    ):
+    with pytest.raises(VerificationError, match=r"1 image\(s\) and 0 label\(s\).*image: \[7\]"):
         measure.verify(damaged, labels, pixels, labels)
     with pytest.raises(VerificationError, match=r"0 image\(s\) and 40 label"):
         measure.verify(pixels, (labels + 1) % 10, pixels, labels)
 
 
-@pytest.mark.parametrize("method", ["png", "lmdb", "hdf5"])
-def test_write_many_keeps_the_last_repeat_and_nothing_else(method, images, tmp_path: Path) -> None:
+def test_read_cells_vary_one_factor_at_a_time() -> None:
+    cells = measure.read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
+    assert cells == [
+        ReadCell("warm", "sequential", 1),
+        ReadCell("cold", "sequential", 1),
+        ReadCell("warm", "random", 1),
+        ReadCell("warm", "sequential", 2),
+    ]
+    assert measure.read_cells(["warm"], ["sequential"], [1]) == [ReadCell()]
+
+
+@pytest.mark.parametrize("method", FAST)
+def test_write_many_times_write_and_sync_and_keeps_one_store(method, images, tmp_path) -> None:
     pixels, labels = images
     out = tmp_path / "stores" / method
     timings = measure.time_write_many(get_store(method, "fast"), pixels, labels, out, repeats=3)
-    assert [(t.operation, t.repeat, t.images) for t in timings] == [
-        ("write_many", r, 40) for r in range(3)
+    assert [(t.operation, t.phase, t.repeat, t.images) for t in timings] == [
+        ("write_many", phase, r, 40) for r in range(3) for phase in ("write", "sync")
     ]
     assert all(t.seconds > 0 for t in timings)
     assert [p.name for p in out.parent.iterdir()] == [method]  # no scratch left behind
@@ -45,41 +57,57 @@ def test_write_many_keeps_the_last_repeat_and_nothing_else(method, images, tmp_p
         np.testing.assert_array_equal(reader.read_many(np.arange(40))[0], pixels)
 
 
-@pytest.mark.parametrize("method", ["png", "lmdb", "hdf5"])
-def test_read_many_is_timed_and_verified(method, images, tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", FAST)
+def test_every_read_cell_is_timed_and_verified(method, images, tmp_path: Path) -> None:
     pixels, labels = images
-    get_store(method, "fast").write_many(tmp_path / "s", pixels, labels)
-    timings = measure.time_read_many(
-        get_store(method, "fast"), tmp_path / "s", pixels, labels, repeats=2
-    )
-    assert [(t.operation, t.repeat, t.images) for t in timings] == [
-        ("read_many", 0, 40),
-        ("read_many", 1, 40),
+    store = get_store(method, "fast")
+    store.write_many(tmp_path / "s", pixels, labels)
+    cells = measure.read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
+    timings = measure.time_reads(store, tmp_path / "s", pixels, labels, 2, cells, seed=0)
+    measured = [(t.cache, t.order, t.readers, t.repeat) for t in timings]
+    assert measured == [
+        (cell.cache, cell.order, cell.readers, repeat) for cell in cells for repeat in range(2)
     ]
+    assert all(t.operation == "read_many" and t.images == 40 and t.seconds > 0 for t in timings)
+    cold = [t.resident_fraction for t in timings if t.cache == "cold"]
+    assert all(fraction is not None and 0 <= fraction <= 1 for fraction in cold)
+    assert all(t.resident_fraction is None for t in timings if t.cache == "warm")
 
 
-def test_a_damaged_store_fails_its_read_measurement(images, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cell", [ReadCell(), ReadCell(order="random"), ReadCell(readers=2)])
+def test_a_damaged_store_fails_its_read_measurement(cell, images, tmp_path: Path) -> None:
     pixels, labels = images
-    get_store("hdf5", "fast").write_many(tmp_path / "s", pixels, labels)
+    store = get_store("hdf5", "fast")
+    store.write_many(tmp_path / "s", pixels, labels)
     with h5py.File(tmp_path / "s" / "images.h5", "r+") as file:
         file["images"][5, 0, 0, 0] = pixels[5, 0, 0, 0] ^ 0xFF
-    with pytest.raises(VerificationError, match=r"first bad image: \[5\]"):
-        measure.time_read_many(get_store("hdf5", "fast"), tmp_path / "s", pixels, labels, repeats=1)
+    with pytest.raises(VerificationError, match="differ from those written"):
+        measure.time_reads(store, tmp_path / "s", pixels, labels, 1, [cell], seed=0)
 
 
-@pytest.mark.parametrize("method", ["png", "lmdb", "hdf5"])
-def test_single_image_operations(method, images, tmp_path: Path) -> None:
+def test_a_failing_reader_process_fails_the_measurement(images, tmp_path: Path) -> None:
+    from imgbench.errors import StoreError
+
+    pixels, labels = images
+    store = get_store("lmdb", "fast")
+    store.write_many(tmp_path / "s", pixels, labels)
+    more = np.concatenate([pixels, pixels]), np.concatenate([labels, labels])
+    with pytest.raises(StoreError):  # the store holds 40 images, not the 80 expected
+        measure.time_reads(store, tmp_path / "s", *more, 1, [ReadCell(readers=2)], seed=0)
+
+
+@pytest.mark.parametrize("method", FAST)
+def test_single_image_operations_are_sampled(method, images, tmp_path: Path) -> None:
     pixels, labels = images
     beside = tmp_path / "single.csv"
-    timings = measure.time_single(
-        get_store(method, "fast"), pixels, labels, beside, repeats=2, operations=4
+    store = get_store(method, "fast")
+    timings = measure.time_single(store, pixels, labels, beside, repeats=2, operations=4)
+    assert sorted((t.operation, t.repeat, t.sample) for t in timings) == sorted(
+        (operation, repeat, sample)
+        for operation in ("write_single", "read_single")
+        for repeat in range(2)
+        for sample in range(4)
     )
-    assert sorted((t.operation, t.repeat) for t in timings) == [
-        ("read_single", 0),
-        ("read_single", 1),
-        ("write_single", 0),
-        ("write_single", 1),
-    ]
     assert all(t.images == 1 and t.seconds > 0 for t in timings)
     assert list(tmp_path.iterdir()) == []  # the one-image stores are cleaned up
 

@@ -13,11 +13,14 @@ import pytest
 from imgbench import open_store
 from imgbench.figure_list import figure_paths
 from imgbench.synthetic import synthetic_images
+from imgbench.tables import DISK_COLUMNS, TIMING_COLUMNS
 
 from conftest import TINY_CONFIG, TINY_TRAIN_IMAGES, Run, copy_project, merged, run_snakemake
 
 pytestmark = pytest.mark.pipeline
-METHODS = ["png", "lmdb", "hdf5"]
+STORES = [(m, i) for m in ("png", "lmdb", "hdf5") for i in ("tutorial", "fast")] + [
+    ("raw", "baseline")
+]
 POOL = "results/dataset/pool.npz"
 
 
@@ -33,35 +36,48 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
 def test_every_table_and_figure_is_made(finished) -> None:
     project, _ = finished
     timings = pd.read_csv(project / "results/tables/timings.csv")
-    assert list(timings.columns[:6]) == [
-        "method",
-        "n_images",
-        "operation",
-        "repeat",
-        "images",
-        "seconds",
-    ]
-    many = timings[timings.operation.isin(["write_many", "read_many"])]
-    assert len(many) == len(METHODS) * 2 * 2 * 2  # methods x cutoffs x operations x repeats
-    assert set(many.n_images) == {10, 150} and set(timings.method) == set(METHODS)
+    assert tuple(timings.columns) == TIMING_COLUMNS
+    assert set(zip(timings.method, timings.implementation, strict=True)) == set(STORES)
+    writes = timings[timings.operation == "write_many"]
+    assert len(writes) == len(STORES) * 2 * 2 * 2  # stores x cutoffs x phases x repeats
+    assert set(writes.phase) == {"write", "sync"} and set(writes.n_images) == {10, 150}
+    reads = timings[timings.operation == "read_many"]
+    assert len(reads) == len(STORES) * 2 * 4 * 2  # stores x cutoffs x read cells x repeats
+    cells = set(zip(reads.cache, reads.order, reads.readers, strict=True))
+    assert cells == {
+        ("warm", "sequential", 1),
+        ("cold", "sequential", 1),
+        ("warm", "random", 1),
+        ("warm", "sequential", 2),
+    }
+    cold = reads[reads.cache == "cold"]
+    assert (
+        cold.resident_fraction.between(0, 1).all()
+        and reads[reads.cache == "warm"].resident_fraction.isna().all()
+    )
     single = timings[timings.operation.isin(["write_single", "read_single"])]
-    assert len(single) == len(METHODS) * 2 * 2 and set(single.n_images) == {1}
+    assert len(single) == len(STORES) * 2 * 2 * 5 and set(single.n_images) == {1}
     assert (timings.seconds > 0).all()
 
     disk = pd.read_csv(project / "results/tables/disk_usage.csv")
-    assert list(disk.columns) == ["method", "n_images", "kib_allocated", "kib_apparent"]
-    assert len(disk) == 6 and (disk.kib_allocated > 0).all()
+    assert tuple(disk.columns) == DISK_COLUMNS
+    assert len(disk) == len(STORES) * 2 and (disk.kib_allocated > 0).all()
 
     summary = pd.read_csv(project / "results/tables/summary.csv")
-    assert len(summary) == len(METHODS) * (2 * 2 + 2)
-    row = summary.query("method == 'lmdb' and n_images == 150 and operation == 'read_many'").iloc[0]
-    cell = many.query("method == 'lmdb' and n_images == 150 and operation == 'read_many'").seconds
+    assert len(summary) == len(STORES) * (2 * 2 + 2 * 4 + 2)
+    key = "method == 'lmdb' and implementation == 'fast' and n_images == 150"
+    key += " and operation == 'read_many' and cache == 'warm' and order == 'sequential'"
+    key += " and readers == 1"
+    row, cell = summary.query(key).iloc[0], reads.query(key).seconds
     assert row.seconds_median == pytest.approx(cell.median())
     assert row.seconds_min == pytest.approx(cell.min()) and row.seconds_max == pytest.approx(
         cell.max()
     )
     assert row.images_per_second == pytest.approx(150 / cell.median())
+    assert row.spread == pytest.approx((cell.max() - cell.min()) / cell.median())
 
+    report = (project / "results/tables/benchmark.md").read_text()
+    assert "LMDB read speed-up, fast ÷ tutorial" in report and "150 images" in report
     for figure in figure_paths(project / "results/figures"):
         assert figure.stat().st_size > 1000, figure
 
@@ -69,8 +85,8 @@ def test_every_table_and_figure_is_made(finished) -> None:
 def test_every_store_holds_the_repeated_training_images(finished) -> None:
     project, _ = finished
     pool, labels = synthetic_images(TINY_TRAIN_IMAGES, seed=7)
-    for method in METHODS:
-        with open_store(project / f"results/stores/{method}/150") as reader:
+    for method, implementation in STORES:
+        with open_store(project / f"results/stores/{method}/{implementation}/150") as reader:
             assert len(reader) == 150
             images, read_labels = reader.read_many(np.arange(150))
         np.testing.assert_array_equal(images[100:], pool[:50])  # repeated in order
@@ -96,7 +112,7 @@ def test_timing_jobs_never_overlap(finished) -> None:
         elif line.startswith("Finished jobid:"):
             running.discard(line.split()[2])
     assert most == 1
-    assert sum(rule == "build_store" for rule in rules.values()) == 6
+    assert sum(rule == "build_store" for rule in rules.values()) == len(STORES) * 2
 
 
 def test_a_second_run_has_nothing_to_do(finished) -> None:
@@ -109,11 +125,12 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
     project, _ = finished
     run = run_snakemake(project, merged(TINY_CONFIG, cutoffs=[10, 50, 150]), "--dry-run")
     assert run.planned_jobs() == {
-        "build_store": 3,
-        "read_store": 3,
-        "disk_usage": 3,
+        "build_store": len(STORES),
+        "read_store": len(STORES),
+        "disk_usage": len(STORES),
         "aggregate": 1,
         "figures": 1,
+        "benchmark_report": 1,
         "all": 1,
     }
 
@@ -121,7 +138,7 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
 def test_dropping_a_method_reruns_only_aggregation(finished) -> None:
     project, _ = finished
     run = run_snakemake(project, merged(TINY_CONFIG, methods=["lmdb", "hdf5"]), "--dry-run")
-    assert run.planned_jobs() == {"aggregate": 1, "figures": 1, "all": 1}
+    assert run.planned_jobs() == {"aggregate": 1, "figures": 1, "benchmark_report": 1, "all": 1}
 
 
 def test_editing_one_store_module_reruns_only_that_method(finished) -> None:
@@ -130,15 +147,16 @@ def test_editing_one_store_module_reruns_only_that_method(finished) -> None:
     module.write_text(module.read_text() + "\n# an edit\n")  # a touch alone is not an edit
     run = run_snakemake(project, TINY_CONFIG, "--dry-run")
     assert run.planned_jobs() == {
-        "build_store": 2,
-        "read_store": 2,
-        "single_image": 1,
-        "disk_usage": 2,
+        "build_store": 4,  # two implementations x two cutoffs
+        "read_store": 4,
+        "single_image": 2,
+        "disk_usage": 4,
         "aggregate": 1,
         "figures": 1,
+        "benchmark_report": 1,
         "all": 1,
     }
-    assert "results/stores/hdf5/10" in run.output and "results/stores/png/10" not in run.output
+    assert "results/stores/hdf5/fast/10" in run.output and "results/stores/png/" not in run.output
 
 
 # --- the download path, against a server on 127.0.0.1 ---------------------------------------

@@ -42,7 +42,8 @@ def test_ruff_is_clean() -> None:
 
 def test_schema_knows_exactly_the_store_modules() -> None:
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    assert sorted(schema["properties"]["methods"]["items"]["enum"]) == sorted(formats())
+    methods = schema["properties"]["methods"]["items"]["enum"]
+    assert sorted([*methods, "raw"]) == sorted(formats())  # raw is the `baseline` switch
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from imgbench import dataset, measure, synthetic, tables
+from imgbench import benchmark, dataset, machine, measure, synthetic, tables
 from imgbench.errors import ImgbenchError
 from imgbench.files import atomic_path
 from imgbench.stores import get_store
@@ -86,32 +86,52 @@ def build_pool(batches: Path, out: Path) -> None:
 
 
 def build_store(
-    method: str, pool: Path, n_images: int, store: Path, table: Path, repeats: int
+    method: str,
+    implementation: str,
+    pool: Path,
+    n_images: int,
+    store: Path,
+    table: Path,
+    repeats: int,
 ) -> None:
     images, labels = dataset.Pool.load(pool).first(n_images)
-    timings = measure.time_write_many(get_store(method, "fast"), images, labels, store, repeats)
-    _write_timings(table, method, n_images, timings)
+    writer = get_store(method, implementation)
+    timings = measure.time_write_many(writer, images, labels, store, repeats)
+    _write_timings(table, timings, method, implementation, n_images)
 
 
 def read_store(
-    method: str, pool: Path, n_images: int, store: Path, table: Path, repeats: int
+    method: str,
+    implementation: str,
+    pool: Path,
+    n_images: int,
+    store: Path,
+    table: Path,
+    repeats: int,
+    caches: list[str],
+    orders: list[str],
+    readers: list[int],
+    seed: int,
 ) -> None:
     images, labels = dataset.Pool.load(pool).first(n_images)
-    timings = measure.time_read_many(get_store(method, "fast"), store, images, labels, repeats)
-    _write_timings(table, method, n_images, timings)
+    cells = measure.read_cells(caches, orders, readers)
+    reader = get_store(method, implementation)
+    timings = measure.time_reads(reader, store, images, labels, repeats, cells, seed)
+    _write_timings(table, timings, method, implementation, n_images)
 
 
-def single_image(method: str, pool: Path, table: Path, repeats: int, operations: int) -> None:
+def single_image(
+    method: str, implementation: str, pool: Path, table: Path, repeats: int, operations: int
+) -> None:
     images, labels = dataset.Pool.load(pool).first(operations)
-    timings = measure.time_single(
-        get_store(method, "fast"), images, labels, table, repeats, operations
-    )
-    _write_timings(table, method, 1, timings)
+    store = get_store(method, implementation)
+    timings = measure.time_single(store, images, labels, table, repeats, operations)
+    _write_timings(table, timings, method, implementation, 1)
 
 
-def disk_usage(method: str, n_images: int, store: Path, table: Path) -> None:
+def disk_usage(method: str, implementation: str, n_images: int, store: Path, table: Path) -> None:
     allocated, apparent = measure.disk_usage_kib(store)
-    row = {"method": method, "n_images": n_images}
+    row = {"method": method, "implementation": implementation, "n_images": n_images}
     row |= {"kib_allocated": allocated, "kib_apparent": apparent}
     tables.write_rows(table, tables.DISK_COLUMNS, [row])
     print(f"{store}: {allocated} KiB allocated, {apparent} KiB apparent")
@@ -137,8 +157,26 @@ def figures(summary: Path, disk: Path, outdir: Path) -> None:
     print("\n".join(map(str, written)))
 
 
-def _write_timings(table: Path, method: str, n_images: int, timings: list[measure.Timing]) -> None:
-    rows = [timing.row(method=method, n_images=n_images) for timing in timings]
+def benchmark_report(summary: Path, disk: Path, report: Path, config: dict[str, object]) -> None:
+    machine_info = machine.describe(report.parent)
+    machine_info["libraries"] = machine.library_versions()
+    text = benchmark.render(
+        tables.read_table(summary), tables.read_table(disk), machine_info, config
+    )
+    with atomic_path(report) as partial:
+        partial.write_text(text)
+    print(text)
+
+
+def _write_timings(
+    table: Path, timings: list[measure.Timing], method: str, implementation: str, n_images: int
+) -> None:
+    labels = {"method": method, "implementation": implementation, "n_images": n_images}
+    rows = [timing.row(**labels) for timing in timings]
     tables.write_rows(table, tables.TIMING_COLUMNS, rows)
     for timing in timings:
-        print(f"{method} n={n_images} {timing.operation} #{timing.repeat}: {timing.seconds:.6f} s")
+        print(
+            f"{method}/{implementation} n={n_images} {timing.operation} {timing.phase} "
+            f"{timing.cache} {timing.order} readers={timing.readers} #{timing.repeat}."
+            f"{timing.sample}: {timing.seconds:.6f} s"
+        )

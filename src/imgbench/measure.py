@@ -1,30 +1,44 @@
 """How stores are timed, verified and measured, separate from how any format stores.
 
 Timings are taken in-process with `time.perf_counter`, with the garbage collector off inside the
-timed region, after one untimed warm-up, and repeated. Every read is compared with the images and
+timed region, after an untimed warm-up, and repeated. Every read is compared with the images and
 labels that were written, outside the timed region, and a mismatch fails the measurement.
+
+Writes are timed in two phases: the buffered write as the implementation does it, then the time
+to make it durable (fsync of every file and folder), so formats that sync on their own (LMDB by
+default) and formats that never do are compared fairly.
+
+Reads are measured in cells: the reference cell (warm cache, sequential order, one reader) and
+variations that change one factor each — cold cache (every file evicted from the page cache, and
+the eviction checked), random order (a fixed-seed permutation read one image at a time, as a
+training data loader does) or several reader processes over disjoint slices.
 """
 
 from __future__ import annotations
 
 import gc
+import math
+import multiprocessing
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
+from imgbench import pagecache
 from imgbench.errors import StoreError, VerificationError
 from imgbench.stores import Store
 
 WARMUP_IMAGES = 10
+REFERENCE_CACHE, REFERENCE_ORDER, REFERENCE_READERS = "warm", "sequential", 1
+NOT_APPLICABLE = "n/a"
 T = TypeVar("T")
 
 
@@ -33,16 +47,47 @@ class Timing:
     """One timed measurement: `seconds` for one unit of `images` images."""
 
     operation: str
+    phase: str
     repeat: int
     images: int
     seconds: float
+    cache: str = NOT_APPLICABLE
+    order: str = NOT_APPLICABLE
+    readers: int = 1
+    sample: int = 0
+    resident_fraction: float | None = None
 
     def row(self, **labels: object) -> dict[str, object]:
         return {**labels, **asdict(self)}
 
 
-def timed(action: Callable[..., T], *args: object) -> tuple[float, T]:
-    """Seconds `action(*args)` takes and its result, with the collector off while it runs.
+@dataclass(frozen=True)
+class ReadCell:
+    """One way of reading a whole store: page-cache state, access order, reader processes."""
+
+    cache: str = REFERENCE_CACHE
+    order: str = REFERENCE_ORDER
+    readers: int = REFERENCE_READERS
+
+
+def read_cells(
+    caches: Iterable[str], orders: Iterable[str], readers: Iterable[int]
+) -> list[ReadCell]:
+    """The reference cell, then one cell per other value of each factor (one factor at a time).
+
+    Crossing every factor would multiply the slowest reads (PNG at 100,000 images) for little
+    insight; varying one at a time isolates each effect against the same reference.
+    """
+    reference = ReadCell()
+    cells = [reference]
+    cells += [ReadCell(cache=cache) for cache in caches if cache != reference.cache]
+    cells += [ReadCell(order=order) for order in orders if order != reference.order]
+    cells += [ReadCell(readers=count) for count in readers if count != reference.readers]
+    return cells
+
+
+def timed(action: Callable[..., T], *args: object, **kwargs: object) -> tuple[float, T]:
+    """Seconds `action(*args, **kwargs)` takes and its result, with the collector off.
 
     The collector's pauses would otherwise land in whichever measurement triggers them.
     """
@@ -50,7 +95,7 @@ def timed(action: Callable[..., T], *args: object) -> tuple[float, T]:
     gc.disable()
     try:
         start = time.perf_counter()
-        result = action(*args)
+        result = action(*args, **kwargs)
         return time.perf_counter() - start, result
     finally:
         if collecting:
@@ -85,7 +130,8 @@ def scratch_folder(beside: Path) -> Path:
 def time_write_many(
     store: Store, images: np.ndarray, labels: np.ndarray, out: Path, repeats: int
 ) -> list[Timing]:
-    """Write the store `repeats` times into fresh folders and keep the last one at `out`.
+    """Write the store `repeats` times into fresh folders, timing the write and then its sync,
+    and keep the last one at `out`.
 
     Dirty pages of earlier writes are flushed (untimed) before each repeat, so one repeat does not
     pay for another's write-back.
@@ -97,8 +143,10 @@ def time_write_many(
         for repeat in range(repeats):
             target = scratch / f"repeat-{repeat}"
             os.sync()
-            seconds, _ = timed(store.write_many, target, images, labels)
-            timings.append(Timing("write_many", repeat, len(images), seconds))
+            write_seconds, _ = timed(store.write_many, target, images, labels)
+            sync_seconds, _ = timed(pagecache.sync_tree, target)
+            timings.append(Timing("write_many", "write", repeat, len(images), write_seconds))
+            timings.append(Timing("write_many", "sync", repeat, len(images), sync_seconds))
             if repeat + 1 < repeats:
                 shutil.rmtree(target)
         os.replace(target, out)
@@ -107,21 +155,157 @@ def time_write_many(
         shutil.rmtree(scratch)
 
 
-def time_read_many(
-    store: Store, path: Path, expected_images: np.ndarray, expected_labels: np.ndarray, repeats: int
+def time_reads(
+    store: Store,
+    path: Path,
+    expected_images: np.ndarray,
+    expected_labels: np.ndarray,
+    repeats: int,
+    cells: Iterable[ReadCell],
+    seed: int,
 ) -> list[Timing]:
-    """Time opening the store, reading every image in order and closing it, `repeats` times."""
-    indices = np.arange(len(expected_labels))
+    """Time reading the whole store in every cell, `repeats` times each, verifying every read."""
+    count = len(expected_labels)
     with store.open(path) as reader:
-        if len(reader) != len(indices):
-            raise StoreError(f"{path} holds {len(reader)} images, expected {len(indices)}")
-    verify(*store.read_many(path, indices), expected_images, expected_labels)  # warm-up
+        if len(reader) != count:
+            raise StoreError(f"{path} holds {len(reader)} images, expected {count}")
+    permutation = np.random.default_rng(seed).permutation(count)
     timings = []
-    for repeat in range(repeats):
-        seconds, (images, labels) = timed(store.read_many, path, indices)
-        verify(images, labels, expected_images, expected_labels)
-        timings.append(Timing("read_many", repeat, len(indices), seconds))
+    warmed_up = False
+    for cell in cells:
+        indices = permutation if cell.order == "random" else np.arange(count)
+        expected = expected_images[indices], expected_labels[indices]
+        if cell.cache == "warm" and not warmed_up:
+            # One untimed, verified read warms the page cache and the code paths. Every later
+            # cell follows a full read of the store (even a cold one ends with it all cached),
+            # so a warm-up per cell would only add minutes to the largest stores.
+            _timed_read(store, path, indices, cell, expected)
+            warmed_up = True
+        for repeat in range(repeats):
+            resident = pagecache.cold(path) if cell.cache == "cold" else None
+            seconds = _timed_read(store, path, indices, cell, expected)
+            timings.append(
+                Timing(
+                    "read_many",
+                    "read",
+                    repeat,
+                    count,
+                    seconds,
+                    cache=cell.cache,
+                    order=cell.order,
+                    readers=cell.readers,
+                    resident_fraction=resident,
+                )
+            )
     return timings
+
+
+def _timed_read(
+    store: Store,
+    path: Path,
+    indices: np.ndarray,
+    cell: ReadCell,
+    expected: tuple[np.ndarray, np.ndarray],
+) -> float:
+    """Seconds to open the store, read `indices` as the cell says and close it; then verify."""
+    if cell.readers > 1:
+        with _ReaderProcesses(store, path, indices, cell) as processes:
+            seconds, (images, labels) = timed(processes.run)
+            verify(images, labels, *expected)
+            del images, labels  # views of shared memory, which closes on exit
+        return seconds
+    if cell.order == "random":
+        seconds, (images, labels) = timed(_read_one_at_a_time, store, path, indices, None)
+    else:
+        seconds, (images, labels) = timed(store.read_many, path, indices)
+    verify(images, labels, *expected)
+    return seconds
+
+
+def _read_one_at_a_time(
+    store: Store, path: Path, indices: np.ndarray, workers: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`reader[i]` for each index in turn, as a data loader's `__getitem__` does."""
+    with store.open(path, workers=workers) as reader:
+        images: np.ndarray | None = None
+        labels = np.empty(len(indices), dtype=np.uint8)
+        for row, index in enumerate(indices):
+            image, labels[row] = reader[int(index)]
+            if images is None:
+                images = np.empty((len(indices), *image.shape), dtype=np.uint8)
+            images[row] = image
+    if images is None:
+        raise StoreError(f"no images requested from {path}")
+    return images, labels
+
+
+class _ReaderProcesses:
+    """Reader processes, forked and waiting before the clock starts, over disjoint slices.
+
+    Each process opens the store itself (no LMDB environment or HDF5 file crosses a fork) and
+    writes its slice into shared memory; `run` releases them all and waits for the last one, so
+    a measurement covers opening, reading and closing, but not forking.
+    """
+
+    def __init__(self, store: Store, path: Path, indices: np.ndarray, cell: ReadCell) -> None:
+        with store.open(path) as reader:
+            self.shape = reader[0][0].shape
+        self.count = len(indices)
+        self.pixels = self.count * math.prod(self.shape)
+        self.memory = SharedMemory(create=True, size=self.pixels + self.count)
+        context = multiprocessing.get_context("fork")
+        self.go = context.Event()
+        workers = max(1, (os.cpu_count() or 1) // cell.readers)
+        self.processes = [
+            context.Process(
+                target=self._read_slice, args=(store, path, indices, rows, cell.order, workers)
+            )
+            for rows in np.array_split(np.arange(self.count), cell.readers)
+        ]
+        for process in self.processes:
+            process.start()
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        buffer = self.memory.buf
+        images = np.ndarray((self.count, *self.shape), np.uint8, buffer[: self.pixels])
+        return images, np.ndarray((self.count,), np.uint8, buffer[self.pixels :])
+
+    def _read_slice(
+        self,
+        store: Store,
+        path: Path,
+        indices: np.ndarray,
+        rows: np.ndarray,
+        order: str,
+        workers: int,
+    ) -> None:
+        self.go.wait()
+        if order == "random":
+            part = _read_one_at_a_time(store, path, indices[rows], workers)
+        else:
+            part = store.read_many(path, indices[rows], workers=workers)
+        images, labels = self.arrays()
+        images[rows], labels[rows] = part
+
+    def run(self) -> tuple[np.ndarray, np.ndarray]:
+        self.go.set()
+        for process in self.processes:
+            process.join()
+        failed = [process.exitcode for process in self.processes if process.exitcode != 0]
+        if failed:
+            raise StoreError(f"{len(failed)} reader process(es) failed, exit codes {failed}")
+        return self.arrays()
+
+    def __enter__(self) -> _ReaderProcesses:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self.processes:
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self.memory.close()
+        self.memory.unlink()
 
 
 def time_single(
@@ -135,7 +319,7 @@ def time_single(
     """The tutorial's one-image write and read, each timed `operations` times per repeat.
 
     Each write makes a new one-image store; each read opens one of them, reads its image and
-    closes it. A repeat records the median seconds of one operation.
+    closes it. Every operation is one row, so medians and percentiles come from all of them.
     """
     scratch = scratch_folder(scratch_beside)
     try:
@@ -147,18 +331,28 @@ def time_single(
             folder = scratch / f"repeat-{repeat}"
             folder.mkdir()
             os.sync()
-            writes, reads = [], []
             for op in range(operations):
-                image, label = images[op % len(labels)], int(labels[op % len(labels)])
-                target = folder / f"{op:06d}"
-                writes.append(timed(store.write_single, target, image, label)[0])
-            for op in range(operations):
-                seconds, (image, label) = timed(store.read_single, folder / f"{op:06d}", 0)
-                reads.append(seconds)
                 k = op % len(labels)
+                seconds, _ = timed(
+                    store.write_single, folder / f"{op:06d}", images[k], int(labels[k])
+                )
+                timings.append(Timing("write_single", "write", repeat, 1, seconds, sample=op))
+            for op in range(operations):
+                k = op % len(labels)
+                seconds, (image, label) = timed(store.read_single, folder / f"{op:06d}", 0)
                 verify(image[np.newaxis], np.array([label]), images[k : k + 1], labels[k : k + 1])
-            timings.append(Timing("write_single", repeat, 1, statistics.median(writes)))
-            timings.append(Timing("read_single", repeat, 1, statistics.median(reads)))
+                timings.append(
+                    Timing(
+                        "read_single",
+                        "read",
+                        repeat,
+                        1,
+                        seconds,
+                        cache=REFERENCE_CACHE,
+                        order=REFERENCE_ORDER,
+                        sample=op,
+                    )
+                )
             shutil.rmtree(folder)
         return timings
     finally:

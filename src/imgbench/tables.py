@@ -14,9 +14,33 @@ import pandas as pd
 
 from imgbench.files import atomic_path
 
-TIMING_COLUMNS = ("method", "n_images", "operation", "repeat", "images", "seconds")
-DISK_COLUMNS = ("method", "n_images", "kib_allocated", "kib_apparent")
-SUMMARY_KEYS = ["method", "n_images", "operation"]
+TIMING_COLUMNS = (
+    "method",
+    "implementation",
+    "n_images",
+    "operation",
+    "phase",
+    "cache",
+    "order",
+    "readers",
+    "repeat",
+    "sample",
+    "images",
+    "seconds",
+    "resident_fraction",
+)
+DISK_COLUMNS = ("method", "implementation", "n_images", "kib_allocated", "kib_apparent")
+SUMMARY_KEYS = [
+    "method",
+    "implementation",
+    "n_images",
+    "operation",
+    "phase",
+    "cache",
+    "order",
+    "readers",
+]
+SORT_KEYS = [*SUMMARY_KEYS, "repeat", "sample"]
 
 
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> None:
@@ -31,26 +55,33 @@ def concat_tables(paths: Iterable[Path], columns: Sequence[str]) -> pd.DataFrame
     """Concatenate per-job tables in a stable order, checking each has the expected columns."""
     frames = []
     for path in paths:
-        frame = pd.read_csv(path)
+        frame = read_table(path)
         if list(frame.columns) != list(columns):
             raise ValueError(f"{path} has columns {list(frame.columns)}, expected {list(columns)}")
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    return table.sort_values(list(columns[:4])).reset_index(drop=True)
+    keys = [column for column in SORT_KEYS if column in table.columns]
+    return table.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def summarise(timings: pd.DataFrame) -> pd.DataFrame:
-    """Median, min and max seconds and images per second per method x n_images x operation."""
+    """Per measured cell: median, min, max and 90th percentile seconds, the spread
+    ((max - min) / median) and images per second at the median."""
     grouped = timings.groupby(SUMMARY_KEYS, sort=True)
     summary = grouped.agg(
-        repeats=("repeat", "count"),
+        samples=("seconds", "count"),
         images=("images", "first"),
         seconds_median=("seconds", "median"),
         seconds_min=("seconds", "min"),
         seconds_max=("seconds", "max"),
+        seconds_p90=("seconds", lambda seconds: seconds.quantile(0.9)),
+        resident_fraction_max=("resident_fraction", "max"),
     ).reset_index()
+    summary["spread"] = (summary.seconds_max - summary.seconds_min) / summary.seconds_median
     summary["images_per_second"] = summary["images"] / summary["seconds_median"]
-    return summary
+    columns = [*SUMMARY_KEYS, "samples", "images", "seconds_median", "seconds_min"]
+    columns += ["seconds_max", "seconds_p90", "spread", "images_per_second"]
+    return summary[[*columns, "resident_fraction_max"]]
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -59,4 +90,6 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path)
+    """Read a table back; only empty cells are missing ("n/a" marks a factor that does not apply
+    to a row, e.g. the cache state of a write, and must stay a value to group by)."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])

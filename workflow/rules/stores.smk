@@ -1,16 +1,17 @@
-# Stage 2: one store per method and cutoff, each built and timed by its own job, then read back,
-# verified and timed, and measured with du. Jobs holding `timing_slot` never overlap.
+# Stage 2: one store per method, implementation and cutoff, each built and timed by its own job,
+# then read back (every read cell timed and verified) and measured with du. Jobs holding
+# `timing_slot` never overlap.
 
 
 rule build_store:
     input:
         pool="results/dataset/pool.npz",
-        code=library("stores/{method}.py", "stores/base.py", "measure.py"),
+        code=timing_code(),
     output:
-        store=directory("results/stores/{method}/{n}"),
-        table="results/measurements/{method}/{n}/write_many.csv",
+        store=directory("results/stores/{method}/{implementation}/{n}"),
+        table="results/measurements/{method}/{implementation}/{n}/write_many.csv",
     log:
-        "results/logs/build_store/{method}/{n}.log",
+        "results/logs/build_store/{method}/{implementation}/{n}.log",
     conda:
         "../envs/imgbench.yaml"
     resources:
@@ -24,18 +25,22 @@ rule build_store:
 rule read_store:
     input:
         pool="results/dataset/pool.npz",
-        store="results/stores/{method}/{n}",
-        code=library("stores/{method}.py", "stores/base.py", "measure.py"),
+        store="results/stores/{method}/{implementation}/{n}",
+        code=timing_code(),
     output:
-        table="results/measurements/{method}/{n}/read_many.csv",
+        table="results/measurements/{method}/{implementation}/{n}/read_many.csv",
     log:
-        "results/logs/read_store/{method}/{n}.log",
+        "results/logs/read_store/{method}/{implementation}/{n}.log",
     conda:
         "../envs/imgbench.yaml"
     resources:
         timing_slot=1,
     params:
         repeats=config["repeats"],
+        caches=READS["cache"],
+        orders=READS["order"],
+        readers=READS["readers"],
+        seed=READS["seed"],
     script:
         "../scripts/read_store.py"
 
@@ -43,11 +48,11 @@ rule read_store:
 rule single_image:
     input:
         pool="results/dataset/pool.npz",
-        code=library("stores/{method}.py", "stores/base.py", "measure.py"),
+        code=timing_code(),
     output:
-        table="results/measurements/{method}/single.csv",
+        table="results/measurements/{method}/{implementation}/single.csv",
     log:
-        "results/logs/single_image/{method}.log",
+        "results/logs/single_image/{method}/{implementation}.log",
     conda:
         "../envs/imgbench.yaml"
     resources:
@@ -61,11 +66,11 @@ rule single_image:
 
 rule disk_usage:
     input:
-        store="results/stores/{method}/{n}",
+        store="results/stores/{method}/{implementation}/{n}",
     output:
-        table="results/measurements/{method}/{n}/disk_usage.csv",
+        table="results/measurements/{method}/{implementation}/{n}/disk_usage.csv",
     log:
-        "results/logs/disk_usage/{method}/{n}.log",
+        "results/logs/disk_usage/{method}/{implementation}/{n}.log",
     conda:
         "../envs/imgbench.yaml"
     script:

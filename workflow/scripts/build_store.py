@@ -8,6 +8,7 @@ run_job(
     snakemake.log[0],
     build_store,
     method=snakemake.wildcards.method,
+    implementation=snakemake.wildcards.implementation,
     pool=Path(snakemake.input.pool),
     n_images=int(snakemake.wildcards.n),
     store=Path(snakemake.output.store),

@@ -8,6 +8,7 @@ run_job(
     snakemake.log[0],
     disk_usage,
     method=snakemake.wildcards.method,
+    implementation=snakemake.wildcards.implementation,
     n_images=int(snakemake.wildcards.n),
     store=Path(snakemake.input.store),
     table=Path(snakemake.output.table),

@@ -8,6 +8,7 @@ run_job(
     snakemake.log[0],
     single_image,
     method=snakemake.wildcards.method,
+    implementation=snakemake.wildcards.implementation,
     pool=Path(snakemake.input.pool),
     table=Path(snakemake.output.table),
     repeats=snakemake.params.repeats,

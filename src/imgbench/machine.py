@@ -1,0 +1,66 @@
+"""What machine and software produced a set of numbers: timings mean nothing without it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+LIBRARIES = ("snakemake", "numpy", "pillow", "lmdb", "h5py", "pandas", "matplotlib", "imagecodecs")
+
+
+def _first_line_value(path: str, key: str) -> str | None:
+    try:
+        for line in Path(path).read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == key:
+                return value.strip()
+    except OSError:
+        return None
+    return None
+
+
+def filesystem(path: Path) -> dict[str, str]:
+    """Type and mount options of the filesystem holding `path` (they change I/O timings)."""
+    try:
+        output = subprocess.run(
+            ["findmnt", "--noheadings", "--output", "FSTYPE,OPTIONS", "--target", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return {"type": output[0], "options": output[1]}
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return {"type": "unknown", "options": "unknown"}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose speed is measured, plus the C libraries under them."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    import h5py
+    import lmdb
+
+    versions["lmdb C library"] = ".".join(map(str, lmdb.version()))
+    versions["HDF5 C library"] = h5py.version.hdf5_version
+    return versions
+
+
+def describe(results: Path) -> dict[str, object]:
+    """CPU, cores, memory, OS and the results folder's filesystem."""
+    memory_kib = _first_line_value("/proc/meminfo", "MemTotal")
+    return {
+        "cpu": _first_line_value("/proc/cpuinfo", "model name") or platform.processor(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(memory_kib.split()[0]) / 2**20, 1) if memory_kib else None,
+        "os": platform.platform(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "filesystem": filesystem(results),
+    }
