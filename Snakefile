@@ -11,10 +11,14 @@ min_version("9.27")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/stores.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:

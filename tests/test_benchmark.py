@@ -70,3 +70,4 @@ def test_report_states_machine_config_and_largest_run() -> None:
     assert "this run's largest is 1,000" in text
     assert "| PNG fast | 4,040 | 2,195 |" in text
     assert text.index("| PNG tutorial |") < text.index("| LMDB tutorial |") < text.index("| raw |")
+    assert "![throughput](../figures/throughput.png)" in text  # resolves beside results/tables/

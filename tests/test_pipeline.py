@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from imgbench import open_store
-from imgbench.figure_list import figure_paths
+from imgbench import cli, open_store, provenance
+from imgbench.figure_list import FIGURES, figure_paths
 from imgbench.synthetic import synthetic_images
 from imgbench.tables import DISK_COLUMNS, TIMING_COLUMNS
 
@@ -36,7 +40,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
 def test_every_table_and_figure_is_made(finished) -> None:
     project, _ = finished
     timings = pd.read_csv(project / "results/tables/timings.csv")
-    assert tuple(timings.columns) == TIMING_COLUMNS
+    assert tuple(timings.columns) == ("run_id", *TIMING_COLUMNS)
     assert set(zip(timings.method, timings.implementation, strict=True)) == set(STORES)
     writes = timings[timings.operation == "write_many"]
     assert len(writes) == len(STORES) * 2 * 2 * 2  # stores x cutoffs x phases x repeats
@@ -60,7 +64,7 @@ def test_every_table_and_figure_is_made(finished) -> None:
     assert (timings.seconds > 0).all()
 
     disk = pd.read_csv(project / "results/tables/disk_usage.csv")
-    assert tuple(disk.columns) == DISK_COLUMNS
+    assert tuple(disk.columns) == ("run_id", *DISK_COLUMNS)
     assert len(disk) == len(STORES) * 2 and (disk.kib_allocated > 0).all()
 
     summary = pd.read_csv(project / "results/tables/summary.csv")
@@ -121,6 +125,56 @@ def test_a_second_run_has_nothing_to_do(finished) -> None:
     assert run.returncode == 0 and "Nothing to be done" in run.output, run.output[-2000:]
 
 
+def test_provenance_names_code_config_data_software_and_machine(finished) -> None:
+    project, _ = finished
+    record = json.loads((project / "results/provenance.json").read_text())
+    assert set(provenance.FIELDS) <= record.keys()
+    assert record["code"]["git_commit"] is None  # the test copy is not a git checkout
+    assert len(record["code"]["source_sha256"]) == 64
+    assert record["config"]["cutoffs"] == [10, 150]
+    assert record["config_sha256"] == provenance.config_sha256(record["config"])
+    archive = project / "results/dataset/synthetic/cifar-10-python.tar.gz"
+    assert record["dataset"]["md5"] == hashlib.md5(archive.read_bytes()).hexdigest()
+    assert record["dataset"]["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert {"numpy", "lmdb C library", "HDF5 C library", "snakemake"} <= record["software"].keys()
+    assert {"cpu", "cores", "memory_gib", "kernel", "filesystem"} <= record["machine"].keys()
+    assert record["machine"]["filesystem"]["type"] != "unknown"
+    assert len(record["stores"]) == len(STORES) * 2
+    assert record["times"]["first_result_written"] <= record["times"]["last_result_written"]
+    for table in ("timings", "disk_usage", "summary"):
+        run_ids = pd.read_csv(project / f"results/tables/{table}.csv").run_id
+        assert set(run_ids) == {record["run_id"]}, table
+    assert yaml.safe_load((project / "results/config.yaml").read_text()) == record["config"]
+
+
+def test_html_report_builds_offline_with_every_figure(finished) -> None:
+    project, _ = finished
+    run = run_snakemake(project, TINY_CONFIG, "results/report.html")
+    assert run.returncode == 0, run.output[-3000:]
+    html = (project / "results/report.html").read_text()
+    for name in FIGURES:
+        assert f"{name}.png" in html, name
+    assert "summary.csv" in html and "provenance.json" in html
+    assert "Three Ways of Storing and Accessing" in html  # the workflow description
+
+
+def test_archive_target_writes_a_verifiable_archive_once(finished) -> None:
+    project, _ = finished
+    run = run_snakemake(project, TINY_CONFIG, "archive")
+    assert run.returncode == 0, run.output[-3000:]
+    run_id = json.loads((project / "results/provenance.json").read_text())["run_id"]
+    archive = project / f"archives/imgbench-{run_id}.tar.gz"
+    assert cli.main(["verify-archive", str(archive)]) == 0
+    with tarfile.open(archive) as tar:
+        names = {member.name.split("/", 1)[1] for member in tar}
+    assert {"MANIFEST.sha256", "report.html", "provenance.json", "config.yaml"} <= names
+    assert {"tables/summary.csv", "tables/benchmark.md", "figures/durability.svg"} <= names
+    before = archive.stat().st_mtime_ns
+    again = run_snakemake(project, TINY_CONFIG, "archive")
+    assert again.returncode == 0 and "Nothing to be done" in again.output, again.output[-2000:]
+    assert archive.stat().st_mtime_ns == before
+
+
 def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
     project, _ = finished
     run = run_snakemake(project, merged(TINY_CONFIG, cutoffs=[10, 50, 150]), "--dry-run")
@@ -128,6 +182,7 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
         "build_store": len(STORES),
         "read_store": len(STORES),
         "disk_usage": len(STORES),
+        "provenance": 1,
         "aggregate": 1,
         "figures": 1,
         "benchmark_report": 1,
@@ -138,7 +193,13 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
 def test_dropping_a_method_reruns_only_aggregation(finished) -> None:
     project, _ = finished
     run = run_snakemake(project, merged(TINY_CONFIG, methods=["lmdb", "hdf5"]), "--dry-run")
-    assert run.planned_jobs() == {"aggregate": 1, "figures": 1, "benchmark_report": 1, "all": 1}
+    assert run.planned_jobs() == {
+        "provenance": 1,
+        "aggregate": 1,
+        "figures": 1,
+        "benchmark_report": 1,
+        "all": 1,
+    }
 
 
 def test_editing_one_store_module_reruns_only_that_method(finished) -> None:
@@ -151,6 +212,7 @@ def test_editing_one_store_module_reruns_only_that_method(finished) -> None:
         "read_store": 4,
         "single_image": 2,
         "disk_usage": 4,
+        "provenance": 1,
         "aggregate": 1,
         "figures": 1,
         "benchmark_report": 1,

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from imgbench.figure_list import FIGURES
+
 TARGET_IMAGES = 100_000
 SPREAD_LIMIT = 0.25
 LABELS = {"png": "PNG", "lmdb": "LMDB", "hdf5": "HDF5", "raw": "raw"}
@@ -143,7 +145,7 @@ def render(
     lines += [""] + _table(["target", "measured", "goal", ""], target_rows(summary, n_images))
     lines += ["", *_reads_section(summary, n_images), "", *_writes_section(summary, n_images)]
     lines += ["", *_variations_section(summary, n_images), "", *_single_section(summary)]
-    lines += ["", *_disk_section(disk, n_images), ""]
+    lines += ["", *_disk_section(disk, n_images), "", *_figures_section(), ""]
     return "\n".join(lines)
 
 
@@ -254,3 +256,9 @@ def _disk_section(disk: pd.DataFrame, n_images: int) -> list[str]:
     ]
     header = ["store", "KiB allocated (du -sk)", "KiB apparent (du -sk --apparent-size)"]
     return [f"## Disk use at {n_images:,} images", "", *_table(header, rows)]
+
+
+def _figures_section() -> list[str]:
+    """The run's figures, linked relative to the report so a copied `tables/` + `figures/` pair
+    (as `make snapshot` makes) still shows them."""
+    return ["## Figures", "", *(f"![{name}](../figures/{name}.png)" for name in FIGURES)]

@@ -28,3 +28,7 @@ class StoreError(ImgbenchError):
 
 class VerificationError(StoreError):
     """Images or labels read back differ from the ones written."""
+
+
+class ResultArchiveError(ImgbenchError):
+    """A result archive cannot be written, or is unreadable or not an imgbench archive."""

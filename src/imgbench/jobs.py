@@ -6,14 +6,17 @@ param), so the same work can be run, and tested, without Snakemake.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from imgbench import benchmark, dataset, machine, measure, synthetic, tables
+import yaml
+
+from imgbench import archive, benchmark, dataset, measure, provenance, synthetic, tables
 from imgbench.errors import ImgbenchError
-from imgbench.files import atomic_path
+from imgbench.files import atomic_path, tree_sha256
 from imgbench.stores import get_store
 
 
@@ -130,24 +133,81 @@ def single_image(
 
 
 def disk_usage(method: str, implementation: str, n_images: int, store: Path, table: Path) -> None:
+    """`du` of the store and one checksum of its data, so two runs' stores can be compared."""
     allocated, apparent = measure.disk_usage_kib(store)
+    checksum = tree_sha256(store, ignore=get_store(method, implementation).volatile)
     row = {"method": method, "implementation": implementation, "n_images": n_images}
-    row |= {"kib_allocated": allocated, "kib_apparent": apparent}
+    row |= {"kib_allocated": allocated, "kib_apparent": apparent, "sha256": checksum}
     tables.write_rows(table, tables.DISK_COLUMNS, [row])
-    print(f"{store}: {allocated} KiB allocated, {apparent} KiB apparent")
+    print(f"{store}: {allocated} KiB allocated, {apparent} KiB apparent, SHA-256 {checksum}")
 
 
 def aggregate(
     timing_tables: Sequence[Path],
     disk_tables: Sequence[Path],
+    provenance_record: Path,
     timings: Path,
     disk: Path,
     summary: Path,
 ) -> None:
+    """Tidy tables whose every row names the run (see `provenance`) it belongs to."""
+    run_id = provenance.read(provenance_record)["run_id"]
     all_timings = tables.concat_tables(timing_tables, tables.TIMING_COLUMNS)
-    tables.write_table(all_timings, timings)
-    tables.write_table(tables.concat_tables(disk_tables, tables.DISK_COLUMNS), disk)
-    tables.write_table(tables.summarise(all_timings), summary)
+    all_disk = tables.concat_tables(disk_tables, tables.DISK_COLUMNS)
+    for frame, path in (
+        (tables.summarise(all_timings), summary),
+        (all_timings, timings),
+        (all_disk, disk),
+    ):
+        tables.write_table(frame.assign(run_id=run_id)[["run_id", *frame.columns]], path)
+
+
+def record_provenance(
+    code: dict[str, object],
+    config: dict[str, object],
+    archive_path: Path,
+    checksum: Path,
+    result_tables: Sequence[Path],
+    disk_tables: Sequence[Path],
+    record: Path,
+    effective_config: Path,
+) -> None:
+    stores = tables.concat_tables(disk_tables, tables.DISK_COLUMNS)
+    keys = ["method", "implementation", "n_images", "sha256"]
+    built = provenance.build(
+        code=code,
+        config=config,
+        archive=archive_path,
+        verified_md5=checksum.read_text().strip(),
+        results=record.parent,
+        result_tables=result_tables,
+        stores=stores[keys].to_dict("records"),
+    )
+    provenance.write(built, record)
+    with atomic_path(effective_config) as partial:
+        partial.write_text(yaml.safe_dump(config, sort_keys=False))
+    print(f"run {built['run_id']}: provenance in {record}, effective config in {effective_config}")
+
+
+def html_report(snakefile: Path, effective_config: Path, report: Path) -> None:
+    """Snakemake's own HTML report of this run (figures, tables, captions, runtimes)."""
+    with atomic_path(report) as partial:
+        html = partial.with_suffix(".html")
+        command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile)]
+        command += ["--configfile", str(effective_config), "--nolock", "--report", str(html)]
+        completed = subprocess.run(command, capture_output=True, text=True)
+        print(completed.stdout + completed.stderr)
+        if completed.returncode != 0 or not html.is_file():
+            raise ImgbenchError(f"`{' '.join(command)}` failed; its output is in this job's log")
+        html.replace(partial)
+
+
+def pack_archive(record: Path, files: dict[str, Path], out: Path) -> None:
+    run_id = provenance.read(record)["run_id"]
+    if out.name != archive.archive_name(run_id):
+        raise ImgbenchError(f"{out} is not the archive of run {run_id}; rerun `snakemake archive`")
+    archive.create(out, run_id, files)
+    print(f"archived run {run_id} in {out}: " + ", ".join(sorted(files)))
 
 
 def figures(summary: Path, disk: Path, outdir: Path) -> None:
@@ -157,11 +217,15 @@ def figures(summary: Path, disk: Path, outdir: Path) -> None:
     print("\n".join(map(str, written)))
 
 
-def benchmark_report(summary: Path, disk: Path, report: Path, config: dict[str, object]) -> None:
-    machine_info = machine.describe(report.parent)
-    machine_info["libraries"] = machine.library_versions()
+def benchmark_report(
+    summary: Path, disk: Path, provenance_record: Path, report: Path, config: dict[str, object]
+) -> None:
+    record = provenance.read(provenance_record)
     text = benchmark.render(
-        tables.read_table(summary), tables.read_table(disk), machine_info, config
+        tables.read_table(summary),
+        tables.read_table(disk),
+        record["machine"] | {"libraries": record["software"]},
+        {"run id": record["run_id"], **config},
     )
     with atomic_path(report) as partial:
         partial.write_text(text)

@@ -36,17 +36,23 @@ def filesystem(path: Path) -> dict[str, str]:
         return {"type": "unknown", "options": "unknown"}
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose speed is measured, plus the C libraries under them."""
+def package_versions() -> dict[str, str]:
+    """Installed versions of the Python packages whose speed is measured (cheap: no imports)."""
     versions = {}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
+    return versions
+
+
+def library_versions() -> dict[str, str]:
+    """Package versions plus the C libraries under lmdb and h5py, which set their speed."""
     import h5py
     import lmdb
 
+    versions = package_versions()
     versions["lmdb C library"] = ".".join(map(str, lmdb.version()))
     versions["HDF5 C library"] = h5py.version.hdf5_version
     return versions

@@ -29,7 +29,14 @@ TIMING_COLUMNS = (
     "seconds",
     "resident_fraction",
 )
-DISK_COLUMNS = ("method", "implementation", "n_images", "kib_allocated", "kib_apparent")
+DISK_COLUMNS = (
+    "method",
+    "implementation",
+    "n_images",
+    "kib_allocated",
+    "kib_apparent",
+    "sha256",
+)
 SUMMARY_KEYS = [
     "method",
     "implementation",

@@ -1,8 +1,11 @@
 # Config validation, constants and input functions shared by every stage.
+import json
 import os
+from pathlib import Path
 
 from snakemake.utils import validate
 
+from imgbench import machine, provenance
 from imgbench.figure_list import FIGURES, FORMATS
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -71,6 +74,58 @@ def disk_tables():
     return per_store(
         "results/measurements/{method}/{implementation}/{n}/disk_usage.csv", n=CUTOFFS
     )
+
+
+# Known before any job runs; as params of the provenance job, a change to any of them reruns it.
+CODE_STATE = provenance.code_state(Path(workflow.basedir))
+SOFTWARE = machine.package_versions()
+MACHINE = machine.describe(Path.cwd())
+
+
+FIGURE_CATEGORIES = {
+    "throughput": "2. Implementations and baseline",
+    "speedup_fast_vs_tutorial": "2. Implementations and baseline",
+    "ratio_to_raw": "2. Implementations and baseline",
+    "cache_warm_cold": "3. Read variations",
+    "order_sequential_random": "3. Read variations",
+    "readers_1_2": "3. Read variations",
+    "durability": "4. Durable writes",
+}
+
+
+def figure_outputs():
+    """Every figure file; the PNGs go into the HTML report with their captions."""
+    outputs = []
+    for name in FIGURES:
+        for ext in FORMATS:
+            path = f"results/figures/{name}.{ext}"
+            if ext == "png":
+                category = FIGURE_CATEGORIES.get(name, "1. Tutorial figures")
+                caption = f"../report/{name}.rst"
+                path = report(path, caption=caption, category=category)
+            outputs.append(path)
+    return outputs
+
+
+def archive_target(wildcards):
+    """The archive of the current run, named after the run id its provenance record holds."""
+    record = checkpoints.provenance.get().output.record
+    with open(record) as source:
+        run_id = json.load(source)["run_id"]
+    return f"archives/imgbench-{run_id}.tar.gz"
+
+
+def archived_files():
+    """Name inside the archive -> file, for every result a citation may need."""
+    tables = ["timings.csv", "disk_usage.csv", "summary.csv", "benchmark.md"]
+    files = {f"tables/{name}": f"results/tables/{name}" for name in tables}
+    for name in FIGURES:
+        for ext in FORMATS:
+            files[f"figures/{name}.{ext}"] = f"results/figures/{name}.{ext}"
+    files["report.html"] = "results/report.html"
+    files["provenance.json"] = "results/provenance.json"
+    files["config.yaml"] = "results/config.yaml"
+    return files
 
 
 def report_config():

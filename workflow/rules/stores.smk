@@ -1,6 +1,6 @@
 # Stage 2: one store per method, implementation and cutoff, each built and timed by its own job,
-# then read back (every read cell timed and verified) and measured with du. Jobs holding
-# `timing_slot` never overlap.
+# then read back (every read cell timed and verified), measured with du and checksummed. Jobs
+# holding `timing_slot` never overlap.
 
 
 rule build_store:
@@ -67,11 +67,14 @@ rule single_image:
 rule disk_usage:
     input:
         store="results/stores/{method}/{implementation}/{n}",
+        code=library("measure.py", "files.py"),
     output:
         table="results/measurements/{method}/{implementation}/{n}/disk_usage.csv",
     log:
         "results/logs/disk_usage/{method}/{implementation}/{n}.log",
     conda:
         "../envs/imgbench.yaml"
+    resources:
+        timing_slot=1,  # hashing a store would slow a timing job running beside it
     script:
         "../scripts/disk_usage.py"

@@ -6,11 +6,24 @@ rule aggregate:
     input:
         timings=timing_tables(),
         disk=disk_tables(),
+        provenance="results/provenance.json",
         code=library("tables.py"),
     output:
-        timings="results/tables/timings.csv",
-        disk="results/tables/disk_usage.csv",
-        summary="results/tables/summary.csv",
+        timings=report(
+            "results/tables/timings.csv",
+            caption="../report/timings.rst",
+            category="5. Tables",
+        ),
+        disk=report(
+            "results/tables/disk_usage.csv",
+            caption="../report/disk_usage.rst",
+            category="5. Tables",
+        ),
+        summary=report(
+            "results/tables/summary.csv",
+            caption="../report/summary.rst",
+            category="5. Tables",
+        ),
     log:
         "results/logs/aggregate.log",
     conda:
@@ -25,7 +38,7 @@ rule figures:
         disk="results/tables/disk_usage.csv",
         code=library("plots.py", "figure_list.py"),
     output:
-        expand("results/figures/{name}.{ext}", name=FIGURES, ext=FORMATS),
+        figure_outputs(),
     log:
         "results/logs/figures.log",
     conda:
@@ -38,9 +51,14 @@ rule benchmark_report:
     input:
         summary="results/tables/summary.csv",
         disk="results/tables/disk_usage.csv",
-        code=library("benchmark.py", "machine.py"),
+        provenance="results/provenance.json",
+        code=library("benchmark.py", "figure_list.py"),
     output:
-        "results/tables/benchmark.md",
+        report(
+            "results/tables/benchmark.md",
+            caption="../report/benchmark.rst",
+            category="5. Tables",
+        ),
     log:
         "results/logs/benchmark_report.log",
     conda:

@@ -9,6 +9,7 @@ run_job(
     aggregate,
     timing_tables=[Path(path) for path in snakemake.input.timings],
     disk_tables=[Path(path) for path in snakemake.input.disk],
+    provenance_record=Path(snakemake.input.provenance),
     timings=Path(snakemake.output.timings),
     disk=Path(snakemake.output.disk),
     summary=Path(snakemake.output.summary),

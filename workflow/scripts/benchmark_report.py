@@ -9,6 +9,7 @@ run_job(
     benchmark_report,
     summary=Path(snakemake.input.summary),
     disk=Path(snakemake.input.disk),
+    provenance_record=Path(snakemake.input.provenance),
     report=Path(snakemake.output[0]),
     config=dict(snakemake.params.config),
 )

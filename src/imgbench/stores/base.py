@@ -67,6 +67,8 @@ class Store(ABC):
     method: ClassVar[str]
     implementation: ClassVar[str]
     marker: ClassVar[str]  # a file this format puts in its folder: how `open_store` finds it
+    # Files holding run-time state, not data (e.g. LMDB's lock file): left out of checksums.
+    volatile: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def write_many(

@@ -145,6 +145,7 @@ class TutorialLmdbStore(Store):
     method = "lmdb"
     implementation = "tutorial"
     marker = MARKER
+    volatile = frozenset({"lock.mdb"})  # reader table: process ids
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
@@ -219,6 +220,7 @@ class FastLmdbStore(Store):
     method = "lmdb"
     implementation = "fast"
     marker = MARKER
+    volatile = frozenset({"lock.mdb"})  # reader table: process ids
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None

@@ -1,0 +1,124 @@
+"""Where a set of results came from: code, config, data, software and machine, under one run id.
+
+A number without these is worthless to whoever cites it. The record is written by a pipeline job
+whose params hold everything known before the run (code state, config, software, machine), so
+any change to them reruns it, and whose inputs are the verified archive and every per-job table,
+so new measurements rerun it too. Every row of the aggregated tables carries its run id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from imgbench import machine
+from imgbench.files import atomic_path, file_sha256
+
+# What the code state hashes: everything that decides what the pipeline does.
+SOURCE_GLOBS = (
+    "Snakefile",
+    "workflow/**/*",
+    "src/imgbench/**/*.py",
+    "config/*.yaml",
+    "pyproject.toml",
+    "requirements.lock",
+)
+FIELDS = ("run_id", "code", "config", "config_sha256", "dataset", "software", "machine")
+FIELDS += ("stores", "times")
+
+
+def _git(root: Path, *arguments: str) -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(root), *arguments], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def code_state(root: Path) -> dict[str, object]:
+    """The git commit and whether the tree differs from it (None outside a git checkout), and a
+    SHA-256 of the workflow's own files, which identifies the code with or without git."""
+    commit = _git(root, "rev-parse", "HEAD")
+    status = _git(root, "status", "--porcelain") if commit else None
+    digest = hashlib.sha256()
+    files = sorted({path for pattern in SOURCE_GLOBS for path in root.glob(pattern)})
+    for path in (path for path in files if path.is_file() and "__pycache__" not in path.parts):
+        digest.update(f"{path.relative_to(root).as_posix()}\0{file_sha256(path)}\n".encode())
+    return {
+        "git_commit": commit,
+        "git_dirty": None if status is None else bool(status),
+        "source_sha256": digest.hexdigest(),
+    }
+
+
+def config_sha256(config: Mapping[str, object]) -> str:
+    """A hash of the effective config that ignores key order and formatting."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def dataset_record(
+    dataset: Mapping[str, object], archive: Path, verified_md5: str
+) -> dict[str, object]:
+    """Where the images came from and the checksums of the archive that was actually used."""
+    source = dataset["source"]
+    record: dict[str, object] = {"source": source, "archive": str(archive)}
+    if source == "synthetic":
+        record |= {"url": None, "images": dataset["synthetic_images"], "seed": dataset["seed"]}
+    else:
+        record |= {"url": dataset["url"], "local_copy": dataset.get("archive")}
+    return record | {"md5": verified_md5, "sha256": file_sha256(archive)}
+
+
+def build(
+    *,
+    code: Mapping[str, object],
+    config: Mapping[str, object],
+    archive: Path,
+    verified_md5: str,
+    results: Path,
+    result_tables: Sequence[Path],
+    stores: Sequence[Mapping[str, object]],
+) -> dict[str, object]:
+    """The provenance record; `result_tables` are the per-job tables the run's numbers come from."""
+    software = machine.library_versions() | {"python": machine.describe(results)["python"]}
+    written = [path.stat().st_mtime for path in result_tables]
+    record: dict[str, object] = {
+        "code": dict(code),
+        "config": dict(config),
+        "config_sha256": config_sha256(config),
+        "dataset": dataset_record(config["dataset"], archive, verified_md5),
+        "software": software,
+        "machine": machine.describe(results),
+        "stores": [dict(store) for store in stores],
+    }
+    content_sha256 = hashlib.sha256(canonical_json(record).encode()).hexdigest()
+    finished = max(written)
+    record["times"] = {
+        "first_result_written": _utc(min(written)),
+        "last_result_written": _utc(finished),
+        "recorded": _utc(datetime.now(UTC).timestamp()),
+    }
+    stamp = datetime.fromtimestamp(finished, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return {"run_id": f"{stamp}-{content_sha256[:8]}", **record}
+
+
+def write(record: Mapping[str, object], path: Path) -> None:
+    with atomic_path(path) as partial:
+        partial.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+
+
+def read(path: Path) -> dict[str, object]:
+    return json.loads(path.read_text())

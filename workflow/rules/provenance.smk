@@ -1,0 +1,65 @@
+# Stage 4: where the results came from, Snakemake's HTML report, and one archive per run.
+
+
+checkpoint provenance:
+    input:
+        archive=f"{archive_folder()}/cifar-10-python.tar.gz",
+        checksum=f"{archive_folder()}/cifar-10-python.tar.gz.md5",
+        timings=timing_tables(),
+        disk=disk_tables(),
+        code=library("provenance.py", "machine.py"),
+    output:
+        record=report(
+            "results/provenance.json",
+            caption="../report/provenance.rst",
+            category="6. Provenance",
+        ),
+        config="results/config.yaml",
+    log:
+        "results/logs/provenance.log",
+    conda:
+        "../envs/imgbench.yaml"
+    params:
+        code=CODE_STATE,
+        config=config,
+        # Not used by the job, which describes its own machine: a change reruns it.
+        software=SOFTWARE,
+        machine=MACHINE,
+    script:
+        "../scripts/provenance.py"
+
+
+rule html_report:
+    input:
+        final_outputs(),
+        config="results/config.yaml",
+    output:
+        "results/report.html",
+    log:
+        "results/logs/html_report.log",
+    conda:
+        "../envs/imgbench.yaml"
+    params:
+        snakefile=workflow.main_snakefile,
+    script:
+        "../scripts/html_report.py"
+
+
+rule pack_archive:
+    input:
+        list(archived_files().values()),
+    output:
+        protected("archives/imgbench-{run_id}.tar.gz"),
+    log:
+        "results/logs/pack_archive/{run_id}.log",
+    conda:
+        "../envs/imgbench.yaml"
+    params:
+        names=list(archived_files()),
+    script:
+        "../scripts/pack_archive.py"
+
+
+rule archive:
+    input:
+        archive_target,
