@@ -8,13 +8,20 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run offline test report clean-results
+.PHONY: run offline test report archive snapshot clean-results
 
 run: $(INSTALLED)
 	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS)
 
 offline: $(INSTALLED)
 	$(BIN)/snakemake --cores all --configfile config/synthetic.yaml $(SNAKEMAKE_ARGS)
+
+# The HTML report and the run's archive (add SNAKEMAKE_ARGS="--configfile ..." as for the run).
+report: $(INSTALLED)
+	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS) results/report.html
+
+archive: $(INSTALLED)
+	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS) archive
 
 test: $(INSTALLED)
 	$(BIN)/pytest
@@ -26,6 +33,14 @@ $(INSTALLED): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable ".[dev]"
 	touch $(INSTALLED)
+
+# Copy one finished run's report, tables and figures into docs/benchmark/ to be committed.
+snapshot:
+	test -f results/tables/benchmark.md || { echo "run the pipeline first (make or make offline)"; exit 1; }
+	rm -rf docs/benchmark
+	mkdir -p docs/benchmark/tables docs/benchmark/figures
+	cp results/tables/benchmark.md results/tables/summary.csv results/tables/disk_usage.csv docs/benchmark/tables/
+	cp results/figures/*.png docs/benchmark/figures/
 
 clean-results:
 	rm -rf results .snakemake
