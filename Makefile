@@ -41,6 +41,7 @@ snapshot:
 	mkdir -p docs/benchmark/tables docs/benchmark/figures
 	cp results/tables/benchmark.md results/tables/summary.csv results/tables/disk_usage.csv docs/benchmark/tables/
 	cp results/figures/*.png docs/benchmark/figures/
+	cp results/provenance.json results/config.yaml docs/benchmark/
 
 clean-results:
 	rm -rf results .snakemake

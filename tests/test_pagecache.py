@@ -87,7 +87,7 @@ def test_empty_files_and_empty_folders(folder: Path) -> None:
     (empty_folder / "nested").mkdir(parents=True)
     assert pagecache.store_files(empty_folder) == []
     assert pagecache.cold(empty_folder) == 0.0
-    pagecache.sync_tree(empty_folder)
+    pagecache.sync_filesystem(empty_folder)
 
     only_empty = folder / "only-empty"
     only_empty.mkdir()
@@ -135,36 +135,25 @@ def test_a_missing_store_is_an_error_not_an_empty_one(tmp_path: Path) -> None:
         pagecache.evict(tmp_path / "missing")
 
 
-def test_sync_tree_syncs_every_file_then_folders_bottom_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = tmp_path / "store"
-    for name in ("data.mdb", "a/0.png", "a/b/1.png", "c/2.png"):
+def test_sync_filesystem_leaves_no_dirty_page_behind(folder: Path) -> None:
+    """After the sync, advice alone (which skips dirty pages) drops every page: all are clean."""
+    store = folder / "store"
+    for name in ("data.mdb", "a/0.png", "a/b/1.png"):
         (store / name).parent.mkdir(parents=True, exist_ok=True)
-        (store / name).write_bytes(os.urandom(100))
-    (store / "empty-folder").mkdir()
-    (store / "empty-file").touch()
-    (store / "link").symlink_to(tmp_path)
-    everything = [store, *store.rglob("*")]
-    by_inode = {(path.lstat().st_dev, path.lstat().st_ino): path for path in everything}
-    synced: list[Path] = []
-    real_fsync = os.fsync
+        (store / name).write_bytes(os.urandom(8 * PAGE_SIZE))
+    pagecache.sync_filesystem(store)
+    for file in pagecache.store_files(store):
+        descriptor = os.open(file, os.O_RDONLY)
+        try:
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+    assert pagecache.resident_fraction(store) < 0.1
 
-    def recording_fsync(descriptor: int) -> None:
-        status = os.fstat(descriptor)
-        synced.append(by_inode[status.st_dev, status.st_ino])
-        real_fsync(descriptor)
 
-    monkeypatch.setattr(os, "fsync", recording_fsync)
-    pagecache.sync_tree(store)
-
-    assert sorted(synced) == sorted(path for path in everything if not path.is_symlink())
-    order = {path: position for position, path in enumerate(synced)}
-    for path in synced:
-        for ancestor in path.parents:
-            if ancestor in order:
-                assert order[ancestor] > order[path], f"{ancestor} synced before {path}"
-    assert synced[-1] == store
+def test_sync_filesystem_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        pagecache.sync_filesystem(tmp_path / "missing")
 
 
 def test_can_evict_is_false_on_tmpfs_and_leaves_no_probe() -> None:

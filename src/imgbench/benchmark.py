@@ -188,7 +188,7 @@ def _writes_section(summary: pd.DataFrame, n_images: int) -> list[str]:
                 f"{n_images / (write + sync):,.0f}",
             ]
         )
-    header = ["store", "write s (buffered)", "sync s (fsync all)", "durable s", "images/s durable"]
+    header = ["store", "write s (buffered)", "sync s (syncfs)", "durable s", "images/s durable"]
     return [f"## Writing {n_images:,} images", "", *_table(header, rows)]
 
 

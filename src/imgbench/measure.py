@@ -5,8 +5,8 @@ timed region, after an untimed warm-up, and repeated. Every read is compared wit
 labels that were written, outside the timed region, and a mismatch fails the measurement.
 
 Writes are timed in two phases: the buffered write as the implementation does it, then the time
-to make it durable (fsync of every file and folder), so formats that sync on their own (LMDB by
-default) and formats that never do are compared fairly.
+to make it durable (one syncfs of the store's filesystem), so formats that sync on their own
+(LMDB by default) and formats that never do are compared fairly.
 
 Reads are measured in cells: the reference cell (warm cache, sequential order, one reader) and
 variations that change one factor each — cold cache (every file evicted from the page cache, and
@@ -144,7 +144,7 @@ def time_write_many(
             target = scratch / f"repeat-{repeat}"
             os.sync()
             write_seconds, _ = timed(store.write_many, target, images, labels)
-            sync_seconds, _ = timed(pagecache.sync_tree, target)
+            sync_seconds, _ = timed(pagecache.sync_filesystem, target)
             timings.append(Timing("write_many", "write", repeat, len(images), write_seconds))
             timings.append(Timing("write_many", "sync", repeat, len(images), sync_seconds))
             if repeat + 1 < repeats:

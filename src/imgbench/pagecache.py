@@ -49,6 +49,9 @@ _mincore.restype = ctypes.c_int
 _sync_file_range = _libc.sync_file_range
 _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
 _sync_file_range.restype = ctypes.c_int
+_syncfs = _libc.syncfs
+_syncfs.argtypes = [ctypes.c_int]
+_syncfs.restype = ctypes.c_int
 _MAP_FAILED = ctypes.c_void_p(-1).value
 # SYNC_FILE_RANGE_WAIT_BEFORE | WRITE | WAIT_AFTER: write back every dirty page, wait till clean.
 _WRITE_AND_WAIT = 1 | 2 | 4
@@ -65,18 +68,22 @@ def store_files(path: Path) -> list[Path]:
     return sorted(Path(name) for name in _walk(path)[0])
 
 
-def sync_tree(path: Path) -> None:
-    """Make everything written under `path` durable: fsync every regular file, then every
-    directory (deepest first, the folder itself last).
+def sync_filesystem(path: Path) -> None:
+    """Make everything written under `path` durable with one syncfs(2) of its filesystem.
 
-    A file's data is durable after its own fsync, but its name only after its folder's, and a
-    folder's name only after its parent's: hence files first and the tree bottom-up.
+    syncfs writes back every dirty page and inode of the filesystem, commits its journal and
+    flushes the disk's write cache: afterwards every file, and every name in every folder, under
+    `path` is durable. It is how a bulk writer makes many files durable; an fsync per file does the
+    same one file at a time, with a journal commit each: 22.6 s against 0.6 s for 100,000 PNG
+    files here, on the same data. Other dirty data of the filesystem is flushed too, so callers
+    flush everything (`os.sync`) before the write they measure.
     """
-    files, folders = _walk(path)
-    for name in files:
-        _fsync(name, os.O_RDONLY)
-    for name in sorted(folders, key=lambda folder: folder.count(os.sep), reverse=True):
-        _fsync(name, os.O_RDONLY | os.O_DIRECTORY)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        if _syncfs(descriptor) != 0:
+            _raise_errno("syncfs", str(path))
+    finally:
+        os.close(descriptor)
 
 
 def evict(path: Path) -> None:
@@ -85,9 +92,9 @@ def evict(path: Path) -> None:
     For each file: write back its dirty pages and wait, because dirty pages cannot be dropped,
     then posix_fadvise(POSIX_FADV_DONTNEED). The write-back is sync_file_range(2), not fsync:
     eviction needs clean pages, not durability, and an fsync of even a clean file flushes the
-    disk's write cache (80 us a file here: 9 s for 100,000 files, against 0.7 s). Use `sync_tree`
-    for durability. Pages some process still maps stay cached, so callers close their readers
-    (LMDB environments) first.
+    disk's write cache (80 us a file here: 9 s for 100,000 files, against 0.7 s). Use
+    `sync_filesystem` for durability. Pages some process still maps stay cached, so callers
+    close their readers (LMDB environments) first.
     """
     for name in _walk(path)[0]:
         descriptor = os.open(name, os.O_RDONLY)
@@ -174,14 +181,6 @@ def _walk(path: Path) -> tuple[list[str], list[str]]:
                 elif entry.is_file(follow_symlinks=False):
                     files.append(entry.path)
     return files, folders
-
-
-def _fsync(name: str, flags: int) -> None:
-    descriptor = os.open(name, flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _check_mincore_allowed(name: str, status: os.stat_result) -> None:

@@ -775,12 +775,12 @@ def _variation_figure(data: _Data, variation: _Variation) -> Figure:
 
 
 def _durability_figure(data: _Data) -> Figure:
-    """Buffered write median plus the median time to make it durable (fsync), stacked per
+    """Buffered write median plus the median time to make it durable (syncfs), stacked per
     series at the largest N with sync timings."""
     title = "Time to write and make durable"
     syncs = _writes(data.summary, "sync")
     if syncs.empty:
-        return _note_figure(title, "No sync (fsync) timings in this run")
+        return _note_figure(title, "No sync (syncfs) timings in this run")
     n = int(syncs["n_images"].max())
     syncs = syncs[syncs["n_images"] == n]
     writes = _writes(data.summary)
@@ -803,7 +803,7 @@ def _durability_figure(data: _Data) -> Figure:
     axes.margins(y=0.18)
     axes.set_ylabel("Time (s)")
     axes.set_title(f"{title} at N = {n:,} (lower is better)\nlabels: total, share spent in sync")
-    _legend(figure, _role_swatches("buffered write", "sync (fsync)"))
+    _legend(figure, _role_swatches("buffered write", "sync (syncfs)"))
     return figure
 
 
