@@ -267,7 +267,7 @@ def test_variation_figures_compare_with_the_reference_cell(
 def test_durability_stacks_write_and_sync(rendered: tuple[Path, list[Path]]) -> None:
     text = svg_text(rendered[0], "durability")
     assert "Time (s)" in text and "at N = 1,000" in text
-    assert "<!-- buffered write -->" in text and "<!-- sync (fsync) -->" in text
+    assert "<!-- buffered write -->" in text and "<!-- sync (syncfs) -->" in text
     write = median(PER_IMAGE["png", "tutorial"][0], 1000)
     sync = 0.3 * write + 1e-3
     assert f"<!-- {(write + sync) * 1000:.3g} ms -->" in text
@@ -282,7 +282,7 @@ def test_missing_data_still_writes_every_file_as_a_note(sparse: Path) -> None:
         "cache_warm_cold": "No cold-cache reads in this run",
         "order_sequential_random": "No random-order reads in this run",
         "readers_1_2": "No reads with 2 or more readers in this run",
-        "durability": "No sync (fsync) timings in this run",
+        "durability": "No sync (syncfs) timings in this run",
     }
     for name in FIGURES:
         with Image.open(sparse / f"{name}.png") as image:
