@@ -18,10 +18,10 @@ offline: $(INSTALLED)
 
 # The HTML report and the run's archive (add SNAKEMAKE_ARGS="--configfile ..." as for the run).
 report: $(INSTALLED)
-	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS) results/report.html
+	$(BIN)/snakemake results/report.html --cores all $(SNAKEMAKE_ARGS)
 
 archive: $(INSTALLED)
-	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS) archive
+	$(BIN)/snakemake archive --cores all $(SNAKEMAKE_ARGS)
 
 test: $(INSTALLED)
 	$(BIN)/pytest

@@ -51,29 +51,40 @@ def test_schema_knows_exactly_the_store_modules() -> None:
     [
         ({"methods": ["png", "tiff"]}, "tiff"),
         ({"methods": []}, "methods"),
+        ({"implementations": []}, "implementations"),
+        ({"cutoffs": []}, "cutoffs"),
         ({"cutoffs": [0, 10]}, "cutoffs"),
+        ({"cutoffs": [-5]}, "cutoffs"),
+        ({"cutoffs": [10, 2.5]}, "cutoffs"),
         ({"cutoffs": [10, "many"]}, "many"),
         ({"repeats": 0}, "repeats"),
         ({"colour": "blue"}, "colour"),
+        ({"dataset": {"colour": "blue"}}, "colour"),
         ({"dataset": {"md5": "not-a-checksum"}}, "not-a-checksum"),
         ({"dataset": {"source": "ftp"}}, "ftp"),
+        ({"repeat_pool": False}, "repeat_pool"),  # cutoff 150 > the 100 images of the pool
     ],
     ids=[
         "unknown-method",
         "no-methods",
+        "no-implementations",
+        "no-cutoffs",
         "zero-cutoff",
+        "negative-cutoff",
+        "fractional-cutoff",
         "text-cutoff",
         "no-repeats",
         "unknown-key",
+        "unknown-dataset-key",
         "bad-md5",
         "bad-source",
+        "cutoff-beyond-pool",
     ],
 )
 def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_path: Path) -> None:
     project = copy_project(tmp_path)
-    run = run_snakemake(project, merged(TINY_CONFIG, **change), "--dry-run")
+    run = run_snakemake(project, merged(TINY_CONFIG, **change))
     assert run.returncode != 0
-    assert (
-        named in run.output and "ValidationError" in run.output or "validat" in run.output.lower()
-    )
-    assert not (project / "results").exists()
+    assert named in run.output, run.output[-2000:]
+    assert "ValidationError" in run.output or "ConfigError" in run.output, run.output[-2000:]
+    assert not (project / "results").exists()  # not one job started

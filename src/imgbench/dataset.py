@@ -17,14 +17,20 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import numpy as np
 
-from imgbench.errors import ArchiveError, ChecksumError, DatasetError, UnsafePickleError
+from imgbench.errors import (
+    ArchiveError,
+    ChecksumError,
+    ConfigError,
+    DatasetError,
+    UnsafePickleError,
+)
 from imgbench.files import atomic_path
 
 ARCHIVE_FOLDER = "cifar-10-batches-py"
@@ -33,6 +39,7 @@ ARCHIVE_MEMBERS = (*TRAIN_BATCHES, "test_batch", "batches.meta", "readme.html")
 IMAGE_SHAPE = (32, 32, 3)
 PIXELS_PER_IMAGE = 32 * 32 * 3
 NUM_CLASSES = 10
+CIFAR10_TRAINING_IMAGES = 50_000
 WAYS_OUT = (
     "If this machine cannot reach the URL, either set `dataset.archive` to the path of a "
     "cifar-10-python.tar.gz you already have, or run offline with `dataset.source: synthetic` "
@@ -242,7 +249,7 @@ def read_batch(path: Path) -> Batch:
 def batch_from_dict(content: object, name: str) -> Batch:
     """Check a batch's keys, shape, dtype and labels, then convert the rows to HWC images."""
     if not isinstance(content, dict) or not {b"data", b"labels"} <= content.keys():
-        keys = sorted(content) if isinstance(content, dict) else type(content).__name__
+        keys = sorted(map(repr, content)) if isinstance(content, dict) else type(content).__name__
         raise DatasetError(f"{name}: expected a dict with b'data' and b'labels', found {keys}.")
     data, labels = content[b"data"], content[b"labels"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
@@ -295,3 +302,22 @@ class Pool:
         """The first `count` images and labels of the pool repeated end to end."""
         indices = np.arange(count) % len(self)
         return self.images[indices], self.labels[indices]
+
+
+def training_images(dataset: Mapping[str, object]) -> int:
+    """How many training images the configured archive holds."""
+    if dataset["source"] == "synthetic":
+        return int(dataset["synthetic_images"])  # type: ignore[call-overload]
+    return CIFAR10_TRAINING_IMAGES
+
+
+def check_cutoffs_fit(config: Mapping[str, object]) -> None:
+    """Refuse, before any job runs, cutoffs the image pool cannot fill without repeating."""
+    available = training_images(config["dataset"])  # type: ignore[arg-type]
+    too_large = [n for n in config["cutoffs"] if n > available]  # type: ignore[attr-defined]
+    if too_large and not config.get("repeat_pool", True):
+        raise ConfigError(
+            f"`cutoffs` {too_large} exceed the {available:,} training images and `repeat_pool` "
+            "is false: lower those cutoffs, or set `repeat_pool: true` to repeat the images in "
+            "order as the tutorial does"
+        )

@@ -22,6 +22,10 @@ class UnsafePickleError(DatasetError):
     """A pickle asked for something beyond what CIFAR-10 batches need."""
 
 
+class ConfigError(ImgbenchError):
+    """The config passed its schema but asks for something impossible."""
+
+
 class StoreError(ImgbenchError):
     """A store is missing, of an unknown format, or does not hold what was written."""
 

@@ -6,11 +6,14 @@ param), so the same work can be run, and tested, without Snakemake.
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import yaml
 
@@ -33,16 +36,49 @@ def run_job(log: str | Path, job: Callable[..., object], **arguments: object) ->
         try:
             job(**arguments)
         except ImgbenchError as error:
-            traceback.print_exc()
-            message = f"imgbench: {error}"
-            print(message, file=log_stream)
-            print(message, file=console)
+            _explain(log_stream, console, str(error))
+            raise SystemExit(1) from None
+        except Exception as error:  # h5py reports a full disk as a RuntimeError, lmdb its own
+            if not out_of_space(error):
+                traceback.print_exc()
+                raise
+            _explain(log_stream, console, OUT_OF_SPACE_ADVICE.format(error=error))
             raise SystemExit(1) from None
         except BaseException:
             traceback.print_exc()
             raise
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, console
+
+
+OUT_OF_SPACE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+OUT_OF_SPACE_ADVICE = (
+    "the disk is full, or a file reached this process's file-size limit (`ulimit -f`), while "
+    "writing ({error}). Nothing partial was kept under its final name; free space under "
+    "results/ (or lower `cutoffs`), then run again."
+)
+
+
+def out_of_space(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is a full disk, quota or file-size limit. Libraries
+    wrapping C code (h5py, lmdb) keep the system's message but not always its errno or type."""
+    messages = [os.strerror(number) for number in OUT_OF_SPACE_ERRNOS]
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, OSError) and current.errno in OUT_OF_SPACE_ERRNOS:
+            return True
+        if any(message in str(current) for message in messages):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _explain(log_stream: TextIO, console: TextIO, explanation: str) -> None:
+    """The traceback for the log, then the explanation in the log and on the console."""
+    traceback.print_exc()
+    message = f"imgbench: {explanation}"
+    print(message, file=log_stream)
+    print(message, file=console)
 
 
 def write_md5(path: Path, md5: str) -> None:

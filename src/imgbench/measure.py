@@ -122,8 +122,15 @@ def verify(
 
 
 def scratch_folder(beside: Path) -> Path:
-    """A fresh folder on the same filesystem as `beside`, so results can be renamed into place."""
+    """A fresh folder on the same filesystem as `beside`, so results can be renamed into place.
+
+    Scratch folders a killed job left for the same output are removed first: Snakemake runs one
+    job per output at a time, so no other job can be using them.
+    """
     beside.parent.mkdir(parents=True, exist_ok=True)
+    for stale in beside.parent.glob(f".{beside.name}.*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale)
     return Path(tempfile.mkdtemp(prefix=f".{beside.name}.", dir=beside.parent))
 
 

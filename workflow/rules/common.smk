@@ -6,9 +6,11 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from imgbench import machine, provenance
+from imgbench.dataset import check_cutoffs_fit
 from imgbench.figure_list import FIGURES, FORMATS
 
 validate(config, schema="../schemas/config.schema.yaml")
+check_cutoffs_fit(config)
 
 DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
