@@ -140,6 +140,7 @@ def test_provenance_names_code_config_data_software_and_machine(finished) -> Non
     assert {"cpu", "cores", "memory_gib", "kernel", "filesystem"} <= record["machine"].keys()
     assert record["machine"]["filesystem"]["type"] != "unknown"
     assert len(record["stores"]) == len(STORES) * 2
+    assert record["measured_on"] == [socket.gethostname()] == [record["machine"]["host"]]
     assert record["times"]["first_result_written"] <= record["times"]["last_result_written"]
     for table in ("timings", "disk_usage", "summary"):
         run_ids = pd.read_csv(project / f"results/tables/{table}.csv").run_id

@@ -152,7 +152,7 @@ def _flatten(value: object, prefix: str = "") -> Iterator[tuple[str, object]]:
 def differences(a: Mapping[str, object], b: Mapping[str, object]) -> list[str]:
     """Lines naming each difference in code, config, data, software or machine."""
     lines = []
-    for section in ("code", "config", "dataset", "software", "machine"):
+    for section in ("code", "config", "dataset", "software", "machine", "measured_on"):
         left = dict(_flatten(a.get(section, {})))
         right = dict(_flatten(b.get(section, {})))
         for key in sorted(left.keys() | right.keys()):

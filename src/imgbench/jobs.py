@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import subprocess
 import sys
 import traceback
@@ -209,6 +210,8 @@ def record_provenance(
     effective_config: Path,
 ) -> None:
     stores = tables.concat_tables(disk_tables, tables.DISK_COLUMNS)
+    timing_tables = [path for path in result_tables if path not in set(disk_tables)]
+    hosts = tables.concat_tables(timing_tables, tables.TIMING_COLUMNS).host.astype(str)
     keys = ["method", "implementation", "n_images", "sha256"]
     built = provenance.build(
         code=code,
@@ -218,6 +221,7 @@ def record_provenance(
         results=record.parent,
         result_tables=result_tables,
         stores=stores[keys].to_dict("records"),
+        measured_on=sorted(set(hosts)),
     )
     provenance.write(built, record)
     with atomic_path(effective_config) as partial:
@@ -272,7 +276,7 @@ def _write_timings(
     table: Path, timings: list[measure.Timing], method: str, implementation: str, n_images: int
 ) -> None:
     labels = {"method": method, "implementation": implementation, "n_images": n_images}
-    rows = [timing.row(**labels) for timing in timings]
+    rows = [timing.row(**labels) | {"host": socket.gethostname()} for timing in timings]
     tables.write_rows(table, tables.TIMING_COLUMNS, rows)
     for timing in timings:
         print(

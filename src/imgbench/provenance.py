@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ SOURCE_GLOBS = (
     "requirements.lock",
 )
 FIELDS = ("run_id", "code", "config", "config_sha256", "dataset", "software", "machine")
-FIELDS += ("stores", "times")
+FIELDS += ("measured_on", "stores", "times")
 
 
 def _git(root: Path, *arguments: str) -> str | None:
@@ -91,6 +92,7 @@ def build(
     results: Path,
     result_tables: Sequence[Path],
     stores: Sequence[Mapping[str, object]],
+    measured_on: Sequence[str],
 ) -> dict[str, object]:
     """The provenance record; `result_tables` are the per-job tables the run's numbers come from."""
     software = machine.library_versions() | {"python": machine.describe(results)["python"]}
@@ -101,7 +103,10 @@ def build(
         "config_sha256": config_sha256(config),
         "dataset": dataset_record(config["dataset"], archive, verified_md5),
         "software": software,
-        "machine": machine.describe(results),
+        # `machine` is where this record was written; `measured_on` every host that timed a
+        # store. On one machine they agree; a cluster run on several nodes mixes their numbers.
+        "machine": machine.describe(results) | {"host": socket.gethostname()},
+        "measured_on": list(measured_on),
         "stores": [dict(store) for store in stores],
     }
     content_sha256 = hashlib.sha256(canonical_json(record).encode()).hexdigest()

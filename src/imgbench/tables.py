@@ -28,6 +28,7 @@ TIMING_COLUMNS = (
     "images",
     "seconds",
     "resident_fraction",
+    "host",  # the machine that measured the row: on a cluster, jobs may run on several
 )
 DISK_COLUMNS = (
     "method",

@@ -1,5 +1,6 @@
 # Config validation, constants and input functions shared by every stage.
 import json
+import math
 import os
 from pathlib import Path
 
@@ -37,6 +38,40 @@ def timing_code():
     """Code a timing job's numbers depend on: its format's module, shared I/O and measuring code."""
     modules = ["stores/{method}.py", "stores/base.py", "fileio.py"]
     return library(*modules, "measure.py", "pagecache.py")
+
+
+# Jobs that only move or summarise small files run where Snakemake runs, never on a cluster node.
+localrules:
+    all,
+    fetch_archive,
+    synthesize_archive,
+    provenance,
+    aggregate,
+    figures,
+    benchmark_report,
+    html_report,
+    pack_archive,
+    archive,
+
+
+IMAGE_BYTES = 32 * 32 * 3
+
+
+def store_mem_mb(copies):
+    """Memory a store job needs: the image pool plus `copies` arrays of its N images (source,
+    read-back, shared memory for reader processes, a format's own buffers), and 512 MB for
+    Python and the libraries. Snakemake's `benchmark:` files record each job's real peak.
+    """
+
+    def mem_mb(wildcards):
+        return 512 + math.ceil(copies * int(wildcards.n) * IMAGE_BYTES / 2**20)
+
+    return mem_mb
+
+
+def store_runtime_minutes(wildcards):
+    """A scheduler's time limit for one store job: ample for PNG at 100,000 images (~5 min)."""
+    return 10 + int(wildcards.n) // 2000
 
 
 def archive_folder():

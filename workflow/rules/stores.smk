@@ -12,10 +12,15 @@ rule build_store:
         table="results/measurements/{method}/{implementation}/{n}/write_many.csv",
     log:
         "results/logs/build_store/{method}/{implementation}/{n}.log",
+    benchmark:
+        "results/benchmarks/build_store/{method}/{implementation}/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
+    threads: 2  # process pools and reader processes use both cores
     resources:
         timing_slot=1,
+        mem_mb=store_mem_mb(copies=4),
+        runtime=store_runtime_minutes,
     params:
         repeats=config["repeats"],
     script:
@@ -31,10 +36,15 @@ rule read_store:
         table="results/measurements/{method}/{implementation}/{n}/read_many.csv",
     log:
         "results/logs/read_store/{method}/{implementation}/{n}.log",
+    benchmark:
+        "results/benchmarks/read_store/{method}/{implementation}/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
+    threads: 2  # process pools and reader processes use both cores
     resources:
         timing_slot=1,
+        mem_mb=store_mem_mb(copies=6),
+        runtime=store_runtime_minutes,
     params:
         repeats=config["repeats"],
         caches=READS["cache"],
@@ -53,10 +63,14 @@ rule single_image:
         table="results/measurements/{method}/{implementation}/single.csv",
     log:
         "results/logs/single_image/{method}/{implementation}.log",
+    benchmark:
+        "results/benchmarks/single_image/{method}/{implementation}.tsv"
     conda:
         "../envs/imgbench.yaml"
     resources:
         timing_slot=1,
+        mem_mb=1024,
+        runtime=15,
     params:
         repeats=config["repeats"],
         operations=config["single_operations"],
