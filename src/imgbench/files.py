@@ -16,16 +16,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
     A crash or an error therefore never leaves a half-written file under the final name.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files private; outputs are not
-    temporary_path = Path(temporary)
-    try:
-        yield temporary_path
-        os.replace(temporary_path, path)
-    finally:
-        temporary_path.unlink(missing_ok=True)
+    with _temporary_sibling(path) as temporary:
+        yield temporary
+        os.replace(temporary, path)
 
 
 @contextmanager
@@ -33,14 +26,22 @@ def exclusive_path(path: Path) -> Iterator[Path]:
     """Like `atomic_path`, but the finished file is linked into place only if `path` does not
     exist yet (FileExistsError otherwise), so an existing file is never replaced, even by a
     concurrent writer."""
+    with _temporary_sibling(path) as temporary:
+        yield temporary
+        os.link(temporary, path)
+
+
+@contextmanager
+def _temporary_sibling(path: Path) -> Iterator[Path]:
+    """A new empty file beside `path` (same filesystem, so it can be renamed or linked into
+    place), removed when the block ends."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
-    os.chmod(temporary, 0o666 & ~_umask())
+    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files private; outputs are not
     temporary_path = Path(temporary)
     try:
         yield temporary_path
-        os.link(temporary_path, path)
     finally:
         temporary_path.unlink(missing_ok=True)
 

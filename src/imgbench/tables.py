@@ -14,7 +14,8 @@ import pandas as pd
 
 from imgbench.files import atomic_path
 
-TIMING_COLUMNS = (
+# What one measured cell is; its repeats and samples are summarised together.
+SUMMARY_KEYS = [
     "method",
     "implementation",
     "n_images",
@@ -23,6 +24,9 @@ TIMING_COLUMNS = (
     "cache",
     "order",
     "readers",
+]
+TIMING_COLUMNS = (
+    *SUMMARY_KEYS,
     "repeat",
     "sample",
     "images",
@@ -38,16 +42,6 @@ DISK_COLUMNS = (
     "kib_apparent",
     "sha256",
 )
-SUMMARY_KEYS = [
-    "method",
-    "implementation",
-    "n_images",
-    "operation",
-    "phase",
-    "cache",
-    "order",
-    "readers",
-]
 SORT_KEYS = [*SUMMARY_KEYS, "repeat", "sample"]
 
 
