@@ -19,7 +19,7 @@ rule build_store:
     threads: 2  # process pools and reader processes use both cores
     resources:
         timing_slot=1,
-        mem_mb=store_mem_mb(copies=4),
+        mem_mb=store_mem_mb(copies=3),
         runtime=store_runtime_minutes,
     params:
         repeats=config["repeats"],
@@ -43,7 +43,7 @@ rule read_store:
     threads: 2  # process pools and reader processes use both cores
     resources:
         timing_slot=1,
-        mem_mb=store_mem_mb(copies=6),
+        mem_mb=store_mem_mb(copies=9),
         runtime=store_runtime_minutes,
     params:
         repeats=config["repeats"],
