@@ -65,8 +65,10 @@ def test_report_states_machine_config_and_largest_run() -> None:
         ]
     )
     machine = {"cpu": "Test CPU", "cores": 2, "memory_gib": 24, "filesystem": {"type": "ext4"}}
+    machine["measured_on"] = [{"host": "node-1", "filesystem": "xfs"}]
     text = benchmark.render(summary(), disk, machine, {"repeats": 3})
     assert "Test CPU, 2 cores" in text and "`repeats`: 3" in text
+    assert "Stores measured on: node-1 (xfs)" in text
     assert "this run's largest is 1,000" in text
     assert "| PNG fast | 4,040 | 2,195 |" in text
     assert text.index("| PNG tutorial |") < text.index("| LMDB tutorial |") < text.index("| raw |")

@@ -4,12 +4,15 @@ machine (`profiles/local-cluster`, cluster-generic executor) and a dry run of `p
 from __future__ import annotations
 
 import hashlib
+import re
 import tarfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+
+from imgbench import machine
 
 from conftest import REPO, TINY_CONFIG, copy_project, merged, run_snakemake
 
@@ -60,6 +63,49 @@ def test_the_pipeline_runs_through_a_submit_based_executor(tmp_path: Path) -> No
         assert f"rule {rule}:" not in outputs, rule
 
 
+def test_node_local_stores_are_built_read_and_measured_in_one_job_on_one_node(
+    tmp_path: Path,
+) -> None:
+    """Stores on a node's own disk: each store's build, read and du jobs are submitted as one
+    group job, the store is deleted inside it, and the submitting Snakemake never looks for it
+    (it would fail with missing output if it did)."""
+    project = copy_project(tmp_path / "project")
+    scratch = tmp_path / "node-local-scratch"
+    config = merged(SMALL, stores={"folder": str(scratch), "node_local": True})
+    run = run_snakemake(project, config, "--profile", "profiles/local-cluster")
+    assert run.returncode == 0, run.output[-4000:]
+
+    outputs = [path.read_text() for path in (project / ".snakemake/local-cluster").glob("*.out")]
+    stores = len(SMALL["cutoffs"]) * len(SMALL["methods"])
+    groups = [text for text in outputs if "rule build_store:" in text]
+    assert len(groups) == stores
+    for text in groups:
+        # One job after the other inside the group: `timing_slot` keeps them apart there too.
+        events = re.findall(
+            r"^(?:local)?rule (\w+):|^Finished jobid: \d+ \(Rule: (\w+)\)", text, re.M
+        )
+        started = [rule for rule, _ in events[0::2]]
+        finished = [rule for _, rule in events[1::2]]
+        assert started == finished, events  # each job finished before the next one started
+        assert started[0] == "build_store" and sorted(started[1:]) == ["disk_usage", "read_store"]
+        assert "Removing temporary output" in text
+    assert not any("rule read_store:" in text for text in outputs if text not in groups)
+    assert not (project / "results/stores").exists()
+    assert not [path for path in scratch.rglob("*") if path.is_dir() and path.name.isdigit()]
+
+    timings = pd.read_csv(project / "results/tables/timings.csv")
+    assert set(timings.filesystem) == {machine.filesystem(scratch)["type"]}
+    read = timings.query("operation == 'read_many'")
+    assert len(read.groupby(["method", "implementation", "n_images"])) == stores
+    disk = pd.read_csv(project / "results/tables/disk_usage.csv")
+    assert len(disk) == stores and (disk.kib_allocated > 0).all()
+
+    # The stores are gone, so reading them another way rebuilds them first.
+    reads = SMALL["reads"] | {"seed": 1}
+    again = run_snakemake(project, merged(config, reads=reads), "--dry-run")
+    assert again.planned_jobs()["build_store"] == stores == again.planned_jobs()["read_store"]
+
+
 def test_a_failing_submitted_job_is_reported_as_failed(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     # A genuine-looking archive whose MD5 matches but whose member is not CIFAR-10: fetching
@@ -91,3 +137,11 @@ def test_the_slurm_profile_plans_the_run_with_node_exclusive_timing_jobs(tmp_pat
     assert "slurm_extra=--exclusive" in build and "timing_slot=1" in build
     assert "mem_mb=" in build and "runtime=" in build and "slurm_account=test" in build
     assert run.planned_jobs()["build_store"] == 14
+
+
+def test_the_slurm_profile_asks_the_same_of_every_job_in_a_store_group() -> None:
+    """Snakemake refuses a group job whose members ask for different string resources, and a
+    node-local store's build, read and du jobs form one group."""
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    group = [profile["set-resources"][rule] for rule in ("build_store", "read_store", "disk_usage")]
+    assert group[0] == group[1] == group[2]

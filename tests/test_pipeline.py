@@ -140,7 +140,9 @@ def test_provenance_names_code_config_data_software_and_machine(finished) -> Non
     assert {"cpu", "cores", "memory_gib", "kernel", "filesystem"} <= record["machine"].keys()
     assert record["machine"]["filesystem"]["type"] != "unknown"
     assert len(record["stores"]) == len(STORES) * 2
-    assert record["measured_on"] == [socket.gethostname()] == [record["machine"]["host"]]
+    host, filesystem = socket.gethostname(), record["machine"]["filesystem"]["type"]
+    assert record["measured_on"] == [{"host": host, "filesystem": filesystem}]
+    assert host == record["machine"]["host"]
     assert record["times"]["first_result_written"] <= record["times"]["last_result_written"]
     for table in ("timings", "disk_usage", "summary"):
         run_ids = pd.read_csv(project / f"results/tables/{table}.csv").run_id
@@ -220,6 +222,24 @@ def test_editing_one_store_module_reruns_only_that_method(finished) -> None:
         "all": 1,
     }
     assert "results/stores/hdf5/fast/10" in run.output and "results/stores/png/" not in run.output
+
+
+def test_moving_the_stores_reruns_every_timing_job_and_nothing_upstream(finished) -> None:
+    project, _ = finished
+    stores = {"folder": "scratch/stores", "node_local": False}
+    run = run_snakemake(project, merged(TINY_CONFIG, stores=stores), "--dry-run")
+    assert run.planned_jobs() == {
+        "build_store": len(STORES) * 2,
+        "read_store": len(STORES) * 2,
+        "single_image": len(STORES),
+        "disk_usage": len(STORES) * 2,
+        "provenance": 1,
+        "aggregate": 1,
+        "figures": 1,
+        "benchmark_report": 1,
+        "all": 1,
+    }
+    assert "scratch/stores/raw/baseline/150" in run.output
 
 
 # --- the download path, against a server on 127.0.0.1 ---------------------------------------

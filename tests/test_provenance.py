@@ -67,7 +67,7 @@ def test_record_has_every_field_and_its_run_id_follows_the_config(tmp_path: Path
             results=tmp_path,
             result_tables=[table],
             stores=[{"method": "raw", "sha256": "1" * 64}],
-            measured_on=["node-1"],
+            measured_on=[{"host": "node-1", "filesystem": "xfs"}],
         )
 
     first = record(config)

@@ -63,6 +63,8 @@ def test_schema_knows_exactly_the_store_modules() -> None:
         ({"dataset": {"md5": "not-a-checksum"}}, "not-a-checksum"),
         ({"dataset": {"source": "ftp"}}, "ftp"),
         ({"repeat_pool": False}, "repeat_pool"),  # cutoff 150 > the 100 images of the pool
+        ({"stores": {"folder": ""}}, "folder"),
+        ({"stores": {"node_local": "yes"}}, "node_local"),
     ],
     ids=[
         "unknown-method",
@@ -79,6 +81,8 @@ def test_schema_knows_exactly_the_store_modules() -> None:
         "bad-md5",
         "bad-source",
         "cutoff-beyond-pool",
+        "empty-stores-folder",
+        "text-node-local",
     ],
 )
 def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_path: Path) -> None:
@@ -88,3 +92,26 @@ def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_
     assert named in run.output, run.output[-2000:]
     assert "ValidationError" in run.output or "ConfigError" in run.output, run.output[-2000:]
     assert not (project / "results").exists()  # not one job started
+
+
+# conda-forge names of the packages whose PyPI names differ.
+CONDA_TO_PYPI = {"python-lmdb": "lmdb", "matplotlib-base": "matplotlib"}
+
+
+@pytest.mark.parametrize("environment", ["environment.yml", "workflow/envs/imgbench.yaml"])
+def test_conda_environments_pin_what_the_lock_file_pins(environment: str) -> None:
+    """conda is not reachable here, so its environments are at least kept on the tested pins."""
+    locked = dict(
+        line.lower().split("==")
+        for line in (REPO / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    pinned = [
+        dependency.split("=")
+        for dependency in yaml.safe_load((REPO / environment).read_text())["dependencies"]
+        if isinstance(dependency, str) and "=" in dependency
+    ]
+    assert len(pinned) > 5
+    for name, version in pinned:
+        if name != "python":
+            assert locked[CONDA_TO_PYPI.get(name, name)] == version, name

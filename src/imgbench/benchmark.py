@@ -127,11 +127,14 @@ def render(
     ]
     lines += ["## Machine and config", ""]
     filesystem = machine.get("filesystem", {})
+    measured_on = machine.get("measured_on", [])
     lines += [
         f"- CPU: {machine.get('cpu')}, {machine.get('cores')} cores, "
         f"{machine.get('memory_gib')} GiB RAM",
         f"- OS: {machine.get('os')}; Python {machine.get('python')}",
         f"- Results filesystem: {filesystem.get('type')} ({filesystem.get('options')})",
+        "- Stores measured on: "
+        + ", ".join(f"{place['host']} ({place['filesystem']})" for place in measured_on),
         f"- Libraries: {', '.join(f'{k} {v}' for k, v in machine.get('libraries', {}).items())}",
     ]
     lines += [f"- `{key}`: {value}" for key, value in config.items()]

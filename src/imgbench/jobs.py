@@ -18,7 +18,7 @@ from typing import TextIO
 
 import yaml
 
-from imgbench import archive, benchmark, dataset, measure, provenance, synthetic, tables
+from imgbench import archive, benchmark, dataset, machine, measure, provenance, synthetic, tables
 from imgbench.errors import ImgbenchError
 from imgbench.files import atomic_path, tree_sha256
 from imgbench.stores import get_store
@@ -137,7 +137,7 @@ def build_store(
     images, labels = dataset.Pool.load(pool).first(n_images)
     writer = get_store(method, implementation)
     timings = measure.time_write_many(writer, images, labels, store, repeats)
-    _write_timings(table, timings, method, implementation, n_images)
+    _write_timings(table, timings, method, implementation, n_images, store)
 
 
 def read_store(
@@ -157,16 +157,23 @@ def read_store(
     cells = measure.read_cells(caches, orders, readers)
     reader = get_store(method, implementation)
     timings = measure.time_reads(reader, store, images, labels, repeats, cells, seed)
-    _write_timings(table, timings, method, implementation, n_images)
+    _write_timings(table, timings, method, implementation, n_images, store)
 
 
 def single_image(
-    method: str, implementation: str, pool: Path, table: Path, repeats: int, operations: int
+    method: str,
+    implementation: str,
+    pool: Path,
+    scratch: Path,
+    table: Path,
+    repeats: int,
+    operations: int,
 ) -> None:
+    """One-image stores are written beside `scratch`, in the stores folder, like the big ones."""
     images, labels = dataset.Pool.load(pool).first(operations)
     store = get_store(method, implementation)
-    timings = measure.time_single(store, images, labels, table, repeats, operations)
-    _write_timings(table, timings, method, implementation, 1)
+    timings = measure.time_single(store, images, labels, scratch, repeats, operations)
+    _write_timings(table, timings, method, implementation, 1, scratch)
 
 
 def disk_usage(method: str, implementation: str, n_images: int, store: Path, table: Path) -> None:
@@ -211,7 +218,8 @@ def record_provenance(
 ) -> None:
     stores = tables.concat_tables(disk_tables, tables.DISK_COLUMNS)
     timing_tables = [path for path in result_tables if path not in set(disk_tables)]
-    hosts = tables.concat_tables(timing_tables, tables.TIMING_COLUMNS).host.astype(str)
+    timings = tables.concat_tables(timing_tables, tables.TIMING_COLUMNS)
+    measured_on = timings[["host", "filesystem"]].astype(str).drop_duplicates()
     keys = ["method", "implementation", "n_images", "sha256"]
     built = provenance.build(
         code=code,
@@ -221,7 +229,7 @@ def record_provenance(
         results=record.parent,
         result_tables=result_tables,
         stores=stores[keys].to_dict("records"),
-        measured_on=sorted(set(hosts)),
+        measured_on=measured_on.sort_values(["host", "filesystem"]).to_dict("records"),
     )
     provenance.write(built, record)
     with atomic_path(effective_config) as partial:
@@ -264,7 +272,7 @@ def benchmark_report(
     text = benchmark.render(
         tables.read_table(summary),
         tables.read_table(disk),
-        record["machine"] | {"libraries": record["software"]},
+        record["machine"] | {"libraries": record["software"], "measured_on": record["measured_on"]},
         {"run id": record["run_id"], **config},
     )
     with atomic_path(report) as partial:
@@ -273,10 +281,17 @@ def benchmark_report(
 
 
 def _write_timings(
-    table: Path, timings: list[measure.Timing], method: str, implementation: str, n_images: int
+    table: Path,
+    timings: list[measure.Timing],
+    method: str,
+    implementation: str,
+    n_images: int,
+    store: Path,
 ) -> None:
+    """Rows labelled with the cell, the host and the filesystem type the store was on."""
     labels = {"method": method, "implementation": implementation, "n_images": n_images}
-    rows = [timing.row(**labels) | {"host": socket.gethostname()} for timing in timings]
+    where = {"host": socket.gethostname(), "filesystem": machine.filesystem(store.parent)["type"]}
+    rows = [timing.row(**labels) | where for timing in timings]
     tables.write_rows(table, tables.TIMING_COLUMNS, rows)
     for timing in timings:
         print(

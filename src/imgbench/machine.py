@@ -23,10 +23,13 @@ def _first_line_value(path: str, key: str) -> str | None:
 
 
 def filesystem(path: Path) -> dict[str, str]:
-    """Type and mount options of the filesystem holding `path` (they change I/O timings)."""
+    """Type and mount options of the filesystem holding `path` (they change I/O timings), or
+    that would hold it: its nearest existing folder is asked when `path` is not there (yet)."""
+    absolute = path.resolve()
+    existing = next(folder for folder in (absolute, *absolute.parents) if folder.exists())
     try:
         output = subprocess.run(
-            ["findmnt", "--noheadings", "--output", "FSTYPE,OPTIONS", "--target", str(path)],
+            ["findmnt", "--noheadings", "--output", "FSTYPE,OPTIONS", "--target", str(existing)],
             capture_output=True,
             text=True,
             check=True,

@@ -92,7 +92,7 @@ def build(
     results: Path,
     result_tables: Sequence[Path],
     stores: Sequence[Mapping[str, object]],
-    measured_on: Sequence[str],
+    measured_on: Sequence[Mapping[str, str]],
 ) -> dict[str, object]:
     """The provenance record; `result_tables` are the per-job tables the run's numbers come from."""
     software = machine.library_versions() | {"python": machine.describe(results)["python"]}
@@ -104,9 +104,10 @@ def build(
         "dataset": dataset_record(config["dataset"], archive, verified_md5),
         "software": software,
         # `machine` is where this record was written; `measured_on` every host that timed a
-        # store. On one machine they agree; a cluster run on several nodes mixes their numbers.
+        # store, with the filesystem type the stores were on. On one machine the hosts agree;
+        # a cluster run on several nodes mixes their numbers.
         "machine": machine.describe(results) | {"host": socket.gethostname()},
-        "measured_on": list(measured_on),
+        "measured_on": [dict(place) for place in measured_on],
         "stores": [dict(store) for store in stores],
     }
     content_sha256 = hashlib.sha256(canonical_json(record).encode()).hexdigest()

@@ -33,6 +33,7 @@ TIMING_COLUMNS = (
     "seconds",
     "resident_fraction",
     "host",  # the machine that measured the row: on a cluster, jobs may run on several
+    "filesystem",  # type of the filesystem the store was on (`stores.folder` moves it)
 )
 DISK_COLUMNS = (
     "method",

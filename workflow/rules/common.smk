@@ -16,6 +16,8 @@ check_cutoffs_fit(config)
 DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
 READS = config["reads"]
+STORES_FOLDER = config["stores"]["folder"]
+STORE = os.path.join(STORES_FOLDER, "{method}/{implementation}/{n}")
 # Every (method, implementation) measured: each format in each chosen way, plus the baseline.
 STORES = [(m, i) for m in config["methods"] for i in config["implementations"]]
 STORES += [("raw", "baseline")] if config["baseline"] else []
@@ -52,6 +54,14 @@ localrules:
     html_report,
     pack_archive,
     archive,
+
+
+def store_output():
+    """A store as its build job's output. In a node-local folder it is temporary and grouped with
+    the jobs that read and measure it, so a cluster runs the three as one job on one node and
+    Snakemake never looks for the store from the submitting machine."""
+    store = directory(STORE)
+    return temp(store, group_jobs=True) if config["stores"]["node_local"] else store
 
 
 IMAGE_BYTES = 32 * 32 * 3
@@ -170,7 +180,7 @@ def archived_files():
 def report_config():
     """The config keys a reader of the benchmark report needs to interpret it."""
     keys = ["cutoffs", "methods", "implementations", "baseline", "repeats"]
-    keys += ["single_operations", "reads"]
+    keys += ["single_operations", "reads", "stores"]
     return {"dataset.source": DATASET["source"], **{key: config[key] for key in keys}}
 
 

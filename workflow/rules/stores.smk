@@ -8,7 +8,7 @@ rule build_store:
         pool="results/dataset/pool.npz",
         code=timing_code(),
     output:
-        store=directory("results/stores/{method}/{implementation}/{n}"),
+        store=store_output(),
         table="results/measurements/{method}/{implementation}/{n}/write_many.csv",
     log:
         "results/logs/build_store/{method}/{implementation}/{n}.log",
@@ -23,6 +23,8 @@ rule build_store:
         runtime=store_runtime_minutes,
     params:
         repeats=config["repeats"],
+        # A store moved to another folder is timed again, even a node-local one already deleted.
+        folder=lambda wildcards, output: os.path.dirname(output.store),
     script:
         "../scripts/build_store.py"
 
@@ -30,7 +32,7 @@ rule build_store:
 rule read_store:
     input:
         pool="results/dataset/pool.npz",
-        store="results/stores/{method}/{implementation}/{n}",
+        store=STORE,
         code=timing_code(),
     output:
         table="results/measurements/{method}/{implementation}/{n}/read_many.csv",
@@ -74,13 +76,14 @@ rule single_image:
     params:
         repeats=config["repeats"],
         operations=config["single_operations"],
+        scratch=os.path.join(STORES_FOLDER, "{method}/{implementation}/single"),
     script:
         "../scripts/single_image.py"
 
 
 rule disk_usage:
     input:
-        store="results/stores/{method}/{implementation}/{n}",
+        store=STORE,
         code=library("measure.py", "files.py"),
     output:
         table="results/measurements/{method}/{implementation}/{n}/disk_usage.csv",

@@ -10,6 +10,7 @@ run_job(
     method=snakemake.wildcards.method,
     implementation=snakemake.wildcards.implementation,
     pool=Path(snakemake.input.pool),
+    scratch=Path(snakemake.params.scratch),
     table=Path(snakemake.output.table),
     repeats=snakemake.params.repeats,
     operations=snakemake.params.operations,
