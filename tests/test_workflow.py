@@ -64,6 +64,7 @@ def test_schema_knows_exactly_the_store_modules() -> None:
         ({"dataset": {"source": "ftp"}}, "ftp"),
         ({"repeat_pool": False}, "repeat_pool"),  # cutoff 150 > the 100 images of the pool
         ({"stores": {"folder": ""}}, "folder"),
+        ({"stores": {"folder": "Snakefile/stores"}}, "Snakefile is a file, not a folder"),
         ({"stores": {"node_local": "yes"}}, "node_local"),
     ],
     ids=[
@@ -82,6 +83,7 @@ def test_schema_knows_exactly_the_store_modules() -> None:
         "bad-source",
         "cutoff-beyond-pool",
         "empty-stores-folder",
+        "stores-folder-under-a-file",
         "text-node-local",
     ],
 )

@@ -8,6 +8,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from imgbench.files import nearest_existing
+
 LIBRARIES = ("snakemake", "numpy", "pillow", "lmdb", "h5py", "pandas", "matplotlib", "imagecodecs")
 
 
@@ -25,8 +27,7 @@ def _first_line_value(path: str, key: str) -> str | None:
 def filesystem(path: Path) -> dict[str, str]:
     """Type and mount options of the filesystem holding `path` (they change I/O timings), or
     that would hold it: its nearest existing folder is asked when `path` is not there (yet)."""
-    absolute = path.resolve()
-    existing = next(folder for folder in (absolute, *absolute.parents) if folder.exists())
+    existing = nearest_existing(path)
     try:
         output = subprocess.run(
             ["findmnt", "--noheadings", "--output", "FSTYPE,OPTIONS", "--target", str(existing)],

@@ -8,10 +8,12 @@ from snakemake.utils import validate
 
 from imgbench import machine, provenance
 from imgbench.dataset import check_cutoffs_fit
+from imgbench.files import check_stores_folder
 from imgbench.figure_list import FIGURES, FORMATS
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_cutoffs_fit(config)
+check_stores_folder(config["stores"])
 
 DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
