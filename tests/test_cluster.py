@@ -104,6 +104,11 @@ def test_node_local_stores_are_built_read_and_measured_in_one_job_on_one_node(
     reads = SMALL["reads"] | {"seed": 1}
     again = run_snakemake(project, merged(config, reads=reads), "--dry-run")
     assert again.planned_jobs()["build_store"] == stores == again.planned_jobs()["read_store"]
+    # So does moving them to another node-local folder: the tables would otherwise keep
+    # numbers measured in the old one.
+    moved = merged(config, stores={"folder": str(tmp_path / "other-scratch"), "node_local": True})
+    again = run_snakemake(project, moved, "--dry-run")
+    assert again.planned_jobs()["build_store"] == stores == again.planned_jobs()["disk_usage"]
 
 
 def test_a_failing_submitted_job_is_reported_as_failed(tmp_path: Path) -> None:

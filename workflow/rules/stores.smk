@@ -23,8 +23,6 @@ rule build_store:
         runtime=store_runtime_minutes,
     params:
         repeats=config["repeats"],
-        # A store moved to another folder is timed again, even a node-local one already deleted.
-        folder=lambda wildcards, output: os.path.dirname(output.store),
     script:
         "../scripts/build_store.py"
 
