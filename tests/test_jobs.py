@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imgbench.errors import ChecksumError, ConfigError
-from imgbench.files import check_stores_folder
+from imgbench.errors import ChecksumError
 from imgbench.jobs import run_job
 
 
@@ -36,14 +35,3 @@ def test_unexpected_failure_keeps_its_traceback_in_the_log(tmp_path: Path) -> No
 def test_output_goes_to_the_log(tmp_path: Path) -> None:
     run_job(tmp_path / "job.log", lambda value: print(f"value={value}"), value=3)
     assert (tmp_path / "job.log").read_text() == "value=3\n"
-
-
-def test_a_stores_folder_is_checked_here_only_when_it_is_not_node_local(tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("")
-    folder = str(blocker / "stores")
-    check_stores_folder({"folder": str(tmp_path / "new/stores"), "node_local": False})
-    check_stores_folder({"folder": folder, "node_local": True})  # it lives on the nodes
-    with pytest.raises(ConfigError, match="is a file, not a folder.*node_local"):
-        check_stores_folder({"folder": folder, "node_local": False})
-    assert not (tmp_path / "new").exists()

@@ -27,7 +27,6 @@ import numpy as np
 from imgbench.errors import (
     ArchiveError,
     ChecksumError,
-    ConfigError,
     DatasetError,
     UnsafePickleError,
 )
@@ -309,15 +308,3 @@ def training_images(dataset: Mapping[str, object]) -> int:
     if dataset["source"] == "synthetic":
         return int(dataset["synthetic_images"])  # type: ignore[call-overload]
     return CIFAR10_TRAINING_IMAGES
-
-
-def check_cutoffs_fit(config: Mapping[str, object]) -> None:
-    """Refuse, before any job runs, cutoffs the image pool cannot fill without repeating."""
-    available = training_images(config["dataset"])  # type: ignore[arg-type]
-    too_large = [n for n in config["cutoffs"] if n > available]  # type: ignore[attr-defined]
-    if too_large and not config.get("repeat_pool", True):
-        raise ConfigError(
-            f"`cutoffs` {too_large} exceed the {available:,} training images and `repeat_pool` "
-            "is false: lower those cutoffs, or set `repeat_pool: true` to repeat the images in "
-            "order as the tutorial does"
-        )

@@ -5,11 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from imgbench.errors import ConfigError
 
 
 @contextmanager
@@ -67,30 +65,3 @@ def tree_sha256(folder: Path, ignore: Iterable[str] = ()) -> str:
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in skipped):
         digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
     return digest.hexdigest()
-
-
-def nearest_existing(path: Path) -> Path:
-    """`path` if it exists, else its closest existing ancestor: where it would be created."""
-    absolute = path.resolve()
-    return next(folder for folder in (absolute, *absolute.parents) if folder.exists())
-
-
-def check_stores_folder(stores: Mapping[str, object]) -> None:
-    """Refuse, before any job runs, a `stores.folder` this machine could not create stores in.
-
-    A node-local folder lives on the cluster's nodes, not here, so it is left to them.
-    """
-    if stores["node_local"]:
-        return
-    folder = Path(str(stores["folder"]))
-    existing = nearest_existing(folder)
-    if not existing.is_dir():
-        problem = f"{existing} is a file, not a folder"
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        problem = f"this user cannot write in {existing}"
-    else:
-        return
-    raise ConfigError(
-        f"`stores.folder` is {str(folder)!r}, but {problem}: choose a folder you can write in "
-        "(or set `stores.node_local: true` if it exists only on the cluster's nodes)"
-    )

@@ -8,8 +8,6 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from imgbench.files import nearest_existing
-
 LIBRARIES = ("snakemake", "numpy", "pillow", "lmdb", "h5py", "pandas", "matplotlib", "imagecodecs")
 
 
@@ -22,6 +20,12 @@ def _first_line_value(path: str, key: str) -> str | None:
     except OSError:
         return None
     return None
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` if it exists, else its closest existing ancestor: where it would be created."""
+    absolute = path.resolve()
+    return next(folder for folder in (absolute, *absolute.parents) if folder.exists())
 
 
 def filesystem(path: Path) -> dict[str, str]:

@@ -7,8 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from imgbench import machine, provenance
-from imgbench.dataset import check_cutoffs_fit
-from imgbench.files import check_stores_folder
+from imgbench.config_checks import check_cutoffs_fit, check_stores_folder
 from imgbench.figure_list import FIGURES, FORMATS
 
 validate(config, schema="../schemas/config.schema.yaml")
