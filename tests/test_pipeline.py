@@ -242,6 +242,14 @@ def test_moving_the_stores_reruns_every_timing_job_and_nothing_upstream(finished
     assert "scratch/stores/raw/baseline/150" in run.output
 
 
+def test_marking_existing_stores_node_local_measures_nothing_again(finished) -> None:
+    project, _ = finished
+    stores = {"folder": "results/stores", "node_local": True}
+    run = run_snakemake(project, merged(TINY_CONFIG, stores=stores), "--dry-run")
+    recorded = ("provenance", "aggregate", "figures", "benchmark_report", "all")
+    assert run.planned_jobs() == dict.fromkeys(recorded, 1)
+
+
 # --- the download path, against a server on 127.0.0.1 ---------------------------------------
 
 
