@@ -102,11 +102,8 @@ class Run:
 
 
 def copy_project(destination: Path) -> Path:
-    """A copy of the workflow and library sources, run as a user runs it from a checkout.
-
-    The library itself is imported from the installed package; the copied sources are only the
-    files jobs declare as code inputs, so a test can edit them without touching the repository.
-    """
+    """A copy of the workflow and library sources, run as a user runs it from a checkout, so a
+    test can edit them without touching the repository."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for folder in ("workflow", "config", "profiles", "src"):
         shutil.copytree(REPO / folder, destination / folder, ignore=ignore)
@@ -115,11 +112,13 @@ def copy_project(destination: Path) -> Path:
 
 
 def run_snakemake(project: Path, config: dict, *arguments: str, timeout: int = 600) -> Run:
-    """Run the real `snakemake` CLI in `project` with `config` as an overlay file."""
+    """Run the real `snakemake` CLI in `project` with `config` as an overlay file. The workflow
+    and its jobs import `imgbench` from the copy's `src/`, as a checkout installed in editable
+    mode imports its own, so a test can edit the copy's library."""
     overlay = project / "overlay.yaml"
     overlay.write_text(yaml.safe_dump(config))
     command = [str(SNAKEMAKE), "--configfile", str(overlay), "--cores", "2", *arguments]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(project / "src")}
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=environment, cwd=project
     )

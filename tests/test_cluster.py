@@ -18,7 +18,7 @@ from conftest import REPO, TINY_CONFIG, copy_project, merged, run_snakemake
 
 pytestmark = pytest.mark.pipeline
 # Rules that run on the submitting machine (localrules), never through the executor.
-LOCAL_RULES = {"synthesize_archive", "provenance", "aggregate", "figures", "benchmark_report"}
+LOCAL_RULES = {"synthesize_cifar", "provenance", "aggregate", "figure", "benchmark_report"}
 SMALL = merged(
     TINY_CONFIG,
     cutoffs=[10, 40],
@@ -122,7 +122,7 @@ def test_a_failing_submitted_job_is_reported_as_failed(tmp_path: Path) -> None:
     config = merged(SMALL, dataset={"source": "download", "archive": str(archive), "md5": md5})
     run = run_snakemake(project, config, "--profile", "profiles/local-cluster")
     assert run.returncode != 0
-    assert "Error in rule extract_archive" in run.output, run.output[-3000:]
+    assert "Error in rule extract_cifar" in run.output, run.output[-3000:]
     assert "unexpected member" in run.output
     exits = list((project / ".snakemake/local-cluster").glob("*.exit"))
     assert any(path.read_text().strip() != "0" for path in exits)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from imgbench.files import tree_sha256
+from imgbench.checksums import tree_sha256
 from imgbench.stores import formats, get_store, implementations
 
 ALL_STORES = [get_store(method, name) for method in formats() for name in implementations(method)]

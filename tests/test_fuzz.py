@@ -14,11 +14,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imgbench import dataset
+from imgbench import batches, cifar
 from imgbench.errors import DatasetError
 from imgbench.synthetic import synthetic_images
 
-FOLDER = dataset.ARCHIVE_FOLDER
+FOLDER = cifar.ARCHIVE_FOLDER
 MARKER = Path(tempfile.gettempdir()) / f"imgbench-fuzz-marker-{os.getpid()}"
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -82,14 +82,14 @@ def pickles(draw) -> bytes:
 
 def check_batch(payload: bytes) -> None:
     try:
-        batch = dataset.batch_from_dict(dataset.load_pickle(io.BytesIO(payload), "fuzz"), "fuzz")
+        batch = batches.batch_from_dict(batches.load_pickle(io.BytesIO(payload), "fuzz"), "fuzz")
     except DatasetError:
         return
     finally:
         assert not MARKER.exists(), "a pickle ran code"
     assert batch.images.dtype == np.uint8 and batch.images.shape[1:] == (32, 32, 3)
     assert batch.labels.dtype == np.uint8 and len(batch.labels) == len(batch.images)
-    assert batch.labels.max(initial=0) < dataset.NUM_CLASSES
+    assert batch.labels.max(initial=0) < batches.NUM_CLASSES
 
 
 @FUZZ
@@ -99,7 +99,7 @@ def test_any_pickle_gives_a_valid_batch_or_a_dataset_error(payload: bytes) -> No
 
 
 member_names = st.one_of(
-    st.sampled_from([f"{FOLDER}/{name}" for name in dataset.ARCHIVE_MEMBERS]),
+    st.sampled_from([f"{FOLDER}/{name}" for name in cifar.ARCHIVE_MEMBERS]),
     st.sampled_from([FOLDER, f"{FOLDER}/../escape", "/tmp/imgbench-abs", "../../x", "x\\y"]),
     st.text(min_size=1, max_size=12),
 )
@@ -135,16 +135,16 @@ def test_any_small_tar_extracts_to_valid_batches_or_a_dataset_error(entries, com
     if complete:  # every expected member present, so extraction goes on to unpickling
         entries = entries + [
             (f"{FOLDER}/{name}", tarfile.REGTYPE, genuine_batch_pickle())
-            for name in dataset.ARCHIVE_MEMBERS
+            for name in cifar.ARCHIVE_MEMBERS
             if not any(entry[0] == f"{FOLDER}/{name}" for entry in entries)
         ]
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
         write_tar(root / "a.tar.gz", entries)
         try:
-            dataset.extract_archive(root / "a.tar.gz", root / "out" / "batches")
-            for name in dataset.TRAIN_BATCHES:
-                dataset.read_batch(root / "out" / "batches" / name)
+            cifar.extract_archive(root / "a.tar.gz", root / "out" / "batches")
+            for name in cifar.TRAIN_BATCHES:
+                batches.read_batch(root / "out" / "batches" / name)
         except DatasetError:
             pass
         outside = {path.name for path in root.iterdir()} - {"a.tar.gz", "out"}
@@ -161,6 +161,6 @@ def test_any_bytes_as_an_archive_are_refused_cleanly(data: bytes) -> None:
         archive = Path(temporary) / "a.tar.gz"
         archive.write_bytes(data)
         try:
-            dataset.extract_archive(archive, Path(temporary) / "batches")
+            cifar.extract_archive(archive, Path(temporary) / "batches")
         except DatasetError:
             assert not (Path(temporary) / "batches").exists()

@@ -45,6 +45,7 @@ def start_snakemake(project: Path, config: dict, **popen: object) -> subprocess.
     return subprocess.Popen(
         command,
         cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project / "src")},  # the copy's library
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from imgbench import measure
+from imgbench.cells import ReadCell, read_cells
+from imgbench.disk_usage import disk_usage_kib
 from imgbench.errors import VerificationError
-from imgbench.measure import ReadCell
 from imgbench.stores import get_store, open_store
 
 FAST = ["png", "lmdb", "hdf5"]
@@ -33,14 +34,14 @@ def test_verify_names_the_first_bad_image(images) -> None:
 
 
 def test_read_cells_vary_one_factor_at_a_time() -> None:
-    cells = measure.read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
+    cells = read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
     assert cells == [
         ReadCell("warm", "sequential", 1),
         ReadCell("cold", "sequential", 1),
         ReadCell("warm", "random", 1),
         ReadCell("warm", "sequential", 2),
     ]
-    assert measure.read_cells(["warm"], ["sequential"], [1]) == [ReadCell()]
+    assert read_cells(["warm"], ["sequential"], [1]) == [ReadCell()]
 
 
 @pytest.mark.parametrize("method", FAST)
@@ -62,7 +63,7 @@ def test_every_read_cell_is_timed_and_verified(method, images, tmp_path: Path) -
     pixels, labels = images
     store = get_store(method, "fast")
     store.write_many(tmp_path / "s", pixels, labels)
-    cells = measure.read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
+    cells = read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
     timings = measure.time_reads(store, tmp_path / "s", pixels, labels, 2, cells, seed=0)
     measured = [(t.cache, t.order, t.readers, t.repeat) for t in timings]
     assert measured == [
@@ -117,6 +118,6 @@ def test_disk_usage_tells_allocated_from_apparent(tmp_path: Path) -> None:
     (tmp_path / "s" / "data").write_bytes(b"x" * 10_000)
     with (tmp_path / "s" / "sparse").open("wb") as sparse:
         sparse.truncate(1 << 20)  # 1 MiB apparent, no blocks allocated
-    allocated, apparent = measure.disk_usage_kib(tmp_path / "s")
+    allocated, apparent = disk_usage_kib(tmp_path / "s")
     assert 1024 + 10 <= apparent <= 1024 + 14  # the files plus the folder entry
     assert 10 <= allocated < 100

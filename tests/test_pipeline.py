@@ -7,6 +7,8 @@ import json
 import os
 import socket
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,9 @@ import pytest
 import yaml
 
 from imgbench import cli, open_store, provenance
-from imgbench.figure_list import FIGURES, figure_paths
+from imgbench.cells import DISK_COLUMNS, TIMING_COLUMNS
+from imgbench.present.registry import FILE_TYPES, NAMES
 from imgbench.synthetic import synthetic_images
-from imgbench.tables import DISK_COLUMNS, TIMING_COLUMNS
 
 from conftest import TINY_CONFIG, TINY_TRAIN_IMAGES, Run, copy_project, merged, run_snakemake
 
@@ -82,8 +84,10 @@ def test_every_table_and_figure_is_made(finished) -> None:
 
     report = (project / "results/tables/benchmark.md").read_text()
     assert "LMDB read speed-up, fast ÷ tutorial" in report and "150 images" in report
-    for figure in figure_paths(project / "results/figures"):
-        assert figure.stat().st_size > 1000, figure
+    for name in NAMES:
+        for file_type in FILE_TYPES:
+            figure = project / f"results/figures/{name}.{file_type}"
+            assert figure.stat().st_size > 1000, figure
 
 
 def test_every_store_holds_the_repeated_training_images(finished) -> None:
@@ -155,7 +159,7 @@ def test_html_report_builds_offline_with_every_figure(finished) -> None:
     run = run_snakemake(project, TINY_CONFIG, "results/report.html")
     assert run.returncode == 0, run.output[-3000:]
     html = (project / "results/report.html").read_text()
-    for name in FIGURES:
+    for name in NAMES:
         assert f"{name}.png" in html, name
     assert "summary.csv" in html and "provenance.json" in html
     assert "Three Ways of Storing and Accessing" in html  # the workflow description
@@ -187,7 +191,7 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
         "disk_usage": len(STORES),
         "provenance": 1,
         "aggregate": 1,
-        "figures": 1,
+        "figure": len(NAMES),
         "benchmark_report": 1,
         "all": 1,
     }
@@ -199,32 +203,88 @@ def test_dropping_a_method_reruns_only_aggregation(finished) -> None:
     assert run.planned_jobs() == {
         "provenance": 1,
         "aggregate": 1,
-        "figures": 1,
+        "figure": len(NAMES),
         "benchmark_report": 1,
         "all": 1,
     }
 
 
-def test_editing_one_store_module_reruns_only_that_method(finished) -> None:
-    project, _ = finished
-    module = project / "src/imgbench/stores/hdf5.py"
-    original, before = module.read_text(), module.stat()
-    module.write_text(original + "\n# an edit\n")  # a touch alone is not an edit
+@contextmanager
+def edited(path: Path, old: str = "", new: str = "\n# an edit\n") -> Iterator[None]:
+    """`path` with `old` replaced by `new` (appended when `old` is empty), then restored with its
+    mtime, so the later tests of the finished run find it unedited."""
+    original, before = path.read_text(), path.stat()
+    assert old in original, old
+    path.write_text(original.replace(old, new, 1) if old else original + new)
     try:
+        yield
+    finally:
+        path.write_text(original)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+# Every store's timing and du jobs, and every job after the measurements.
+MEASURED = {
+    "build_store": len(STORES) * 2,
+    "read_store": len(STORES) * 2,
+    "single_image": len(STORES),
+    "disk_usage": len(STORES) * 2,
+}
+RECORDED = {"provenance": 1, "aggregate": 1, "figure": len(NAMES), "benchmark_report": 1, "all": 1}
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "new", "expected"),
+    [
+        # Which images a store holds: the pool and every store, nothing that only downloads.
+        ("src/imgbench/pool.py", "", "\n# an edit\n", {"build_pool": 1, **MEASURED, **RECORDED}),
+        # The table schemas: every job that writes or reads a table, not the dataset jobs.
+        ("src/imgbench/cells.py", "", "\n# an edit\n", {**MEASURED, **RECORDED}),
+        # The host and filesystem columns: the timing jobs (whose stores are then measured again).
+        ("src/imgbench/machine.py", "", "\n# an edit\n", {**MEASURED, **RECORDED}),
+        # One family of figures: its figures only; the run id stays.
+        ("src/imgbench/present/variations.py", "", "\n# an edit\n", {"figure": 3, "all": 1}),
+        # One caption: that figure, so the HTML report shows the new one.
+        (
+            "src/imgbench/present/registry.py",
+            "as a training data loader does",
+            "as a shuffling data loader does",
+            {"figure": 1, "all": 1},
+        ),
+        # Modules no job runs: the config checks, the code tracking itself.
+        ("src/imgbench/config_checks.py", "", "\n# an edit\n", {}),
+        ("src/imgbench/code_tracking.py", "", "\n# an edit\n", {}),
+    ],
+    ids=[
+        "pool",
+        "table-schemas",
+        "host-filesystem",
+        "figure-family",
+        "caption",
+        "unused",
+        "tracking",
+    ],
+)
+def test_editing_a_module_reruns_exactly_the_jobs_that_run_it(
+    finished, module: str, old: str, new: str, expected: dict[str, int]
+) -> None:
+    project, _ = finished
+    with edited(project / module, old, new):
         run = run_snakemake(project, TINY_CONFIG, "--dry-run")
-    finally:  # the later tests of this finished run expect it unedited
-        module.write_text(original)
-        os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert run.returncode == 0, run.output[-2000:]
+    assert run.planned_jobs() == expected, run.output[-3000:]
+
+
+def test_editing_one_format_module_reruns_only_that_format(finished) -> None:
+    project, _ = finished
+    with edited(project / "src/imgbench/stores/hdf5.py"):
+        run = run_snakemake(project, TINY_CONFIG, "--dry-run")
     assert run.planned_jobs() == {
         "build_store": 4,  # two implementations x two cutoffs
         "read_store": 4,
         "single_image": 2,
         "disk_usage": 4,
-        "provenance": 1,
-        "aggregate": 1,
-        "figures": 1,
-        "benchmark_report": 1,
-        "all": 1,
+        **RECORDED,
     }
     assert "results/stores/hdf5/fast/10" in run.output and "results/stores/png/" not in run.output
 
@@ -240,7 +300,7 @@ def test_moving_the_stores_reruns_every_timing_job_and_nothing_upstream(finished
         "disk_usage": len(STORES) * 2,
         "provenance": 1,
         "aggregate": 1,
-        "figures": 1,
+        "figure": len(NAMES),
         "benchmark_report": 1,
         "all": 1,
     }
@@ -251,8 +311,8 @@ def test_marking_existing_stores_node_local_measures_nothing_again(finished) -> 
     project, _ = finished
     stores = {"folder": "results/stores", "node_local": True}
     run = run_snakemake(project, merged(TINY_CONFIG, stores=stores), "--dry-run")
-    recorded = ("provenance", "aggregate", "figures", "benchmark_report", "all")
-    assert run.planned_jobs() == dict.fromkeys(recorded, 1)
+    recorded = ("provenance", "aggregate", "benchmark_report", "all")
+    assert run.planned_jobs() == dict.fromkeys(recorded, 1) | {"figure": len(NAMES)}
 
 
 # --- the download path, against a server on 127.0.0.1 ---------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from imgbench import provenance
+from imgbench.checksums import file_digest
 
 
 def git(root: Path, *arguments: str) -> None:
@@ -72,6 +73,6 @@ def test_record_has_every_field_and_its_run_id_follows_the_config(tmp_path: Path
 
     first = record(config)
     assert tuple(first) == provenance.FIELDS
-    assert first["dataset"]["sha256"] == provenance.file_sha256(archive)
+    assert first["dataset"]["sha256"] == file_digest(archive)
     other = record({**config, "repeats": 5})
     assert other["run_id"] != first["run_id"] and other["config_sha256"] != first["config_sha256"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgbench import fileio
+from imgbench import row_reads
 from imgbench.errors import StoreError, UnsafePickleError
 from imgbench.stores import get_store, store_of
 from imgbench.stores import hdf5 as hdf5_store
@@ -87,7 +87,7 @@ def test_restricted_unpickler_allows_numpy_scalar_labels_only() -> None:
     value = pickle.dumps(lmdb_store.CifarImage(np.zeros((2, 2, 3), np.uint8), np.int64(9)))
     assert lmdb_store.load_cifar_image(value).label == 9
     with pytest.raises(UnsafePickleError, match="numpy.load"):
-        lmdb_store.SafeUnpickler(io.BytesIO(pickle.dumps(np.load))).load()
+        lmdb_store.CifarImageUnpickler(io.BytesIO(pickle.dumps(np.load))).load()
 
 
 def test_lmdb_fast_and_tutorial_each_own_only_their_stores(images, tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_hdf5_fast_and_tutorial_each_own_only_their_stores(images, tmp_path: Pat
 
 
 def test_hdf5_fast_reads_long_runs_with_threads(images, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(fileio, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(row_reads, "PARALLEL_MIN_BYTES", 1)
     pixels, labels = images
     get_store("hdf5", "fast").write_many(tmp_path / "store", pixels, labels)
     indices = np.r_[0:25, 30, 33:40]
@@ -204,7 +204,7 @@ def test_raw_store_round_trip_and_plain_npy(images, tmp_path: Path, monkeypatch)
     store.write_many(tmp_path / "store", pixels, labels)
     np.testing.assert_array_equal(np.load(tmp_path / "store" / "images.npy"), pixels)
     np.testing.assert_array_equal(np.load(tmp_path / "store" / "labels.npy"), labels)
-    monkeypatch.setattr(fileio, "PARALLEL_MIN_BYTES", 1)  # threads even for small runs
+    monkeypatch.setattr(row_reads, "PARALLEL_MIN_BYTES", 1)  # threads even for small runs
     for indices in (np.arange(40), np.array([39, 3, 3, 4, 5, 0, 20, 21]), np.array([], int)):
         for workers in (1, 2, None):
             read_pixels, read_labels = store.read_many(tmp_path / "store", indices, workers=workers)

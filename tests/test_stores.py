@@ -74,13 +74,13 @@ def test_single_image_write_and_read(store, images, tmp_path: Path) -> None:
     image, label = store.read_single(tmp_path / "one", 0)
     np.testing.assert_array_equal(image, pixels[3])
     assert label == labels[3]
-    assert store_of(tmp_path / "one").method == store.method
+    assert store_of(tmp_path / "one").format == store.format
 
 
 @pytest.mark.parametrize("store", STORES, ids=KEYS)
 def test_open_store_recognises_the_format(store, images, tmp_path: Path) -> None:
     store.write_many(tmp_path / "store", *images)
-    assert store_of(tmp_path / "store").method == store.method
+    assert store_of(tmp_path / "store").format == store.format
 
 
 def test_open_store_refuses_what_is_not_a_store(tmp_path: Path) -> None:

@@ -7,12 +7,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from imgbench import archive
+from imgbench import result_archive
 from imgbench.errors import ImgbenchError
 
 
 def _verify(arguments: argparse.Namespace) -> int:
-    problems = archive.verify(arguments.archive)
+    problems = result_archive.verify(arguments.archive)
     for problem in problems:
         print(f"{arguments.archive}: {problem}")
     if not problems:
@@ -21,7 +21,7 @@ def _verify(arguments: argparse.Namespace) -> int:
 
 
 def _compare(arguments: argparse.Namespace) -> int:
-    print(archive.compare(arguments.archive_a, arguments.archive_b))
+    print(result_archive.compare(arguments.archive_a, arguments.archive_b))
     return 0
 
 

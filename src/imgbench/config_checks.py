@@ -1,6 +1,6 @@
 """Checks of a config that its JSON schema cannot express, run when the workflow is parsed so a
-bad value is refused before any job starts. Kept apart from the modules jobs depend on: editing a
-check must not rerun a measurement."""
+bad value is refused before any job starts. No job imports this module: editing a check reruns no
+measurement."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from imgbench.dataset import training_images
+from imgbench.cells import BASELINE, BASELINE_FORMAT
+from imgbench.cifar import training_images
 from imgbench.errors import ConfigError
 from imgbench.machine import nearest_existing
+from imgbench.stores import formats, implementations
 
 
 def check_cutoffs_fit(config: Mapping[str, object]) -> None:
@@ -44,3 +46,35 @@ def check_stores_folder(stores: Mapping[str, object]) -> None:
         f"`stores.folder` is {str(folder)!r}, but {problem}: choose a folder you can write in "
         "(or set `stores.node_local: true` if it exists only on the cluster's nodes)"
     )
+
+
+def measured_stores(config: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Every (format, implementation) the config asks to measure: each configured format in each
+    configured implementation it has, then the baseline. Refuses, before any job runs, a format
+    no module defines and an implementation no configured format has."""
+    configured: list[str] = list(config["methods"])  # type: ignore[call-overload]
+    known = [name for name in formats() if name != BASELINE_FORMAT]
+    unknown = [name for name in configured if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"`methods` names unknown storage format(s) {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(known)} (one module each in src/imgbench/stores/; "
+            f"{BASELINE_FORMAT!r} is measured by `baseline: true`)"
+        )
+    wanted: list[str] = list(config["implementations"])  # type: ignore[call-overload]
+    offered = {name: implementations(name) for name in configured}
+    missing = [one for one in wanted if not any(one in offer for offer in offered.values())]
+    if missing:
+        raise ConfigError(
+            f"`implementations` names {', '.join(map(repr, missing))}, which no format in "
+            f"`methods` has; they have: "
+            + "; ".join(f"{name}: {', '.join(offer)}" for name, offer in offered.items())
+        )
+    without = [name for name, offer in offered.items() if not set(offer) & set(wanted)]
+    if without:
+        raise ConfigError(
+            f"format(s) {', '.join(map(repr, without))} in `methods` have none of the "
+            f"`implementations` {wanted}: add one they have, or drop them from `methods`"
+        )
+    stores = [(name, one) for name in configured for one in wanted if one in offered[name]]
+    return stores + ([(BASELINE_FORMAT, BASELINE)] if config["baseline"] else [])

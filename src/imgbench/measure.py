@@ -1,4 +1,4 @@
-"""How stores are timed, verified and measured, separate from how any format stores.
+"""How stores are timed and verified, separate from how any format stores.
 
 Timings are taken in-process with `time.perf_counter`, with the garbage collector off inside the
 timed region, after an untimed warm-up, and repeated. Every read is compared with the images and
@@ -21,7 +21,6 @@ import math
 import multiprocessing
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -33,12 +32,11 @@ from typing import TypeVar
 import numpy as np
 
 from imgbench import pagecache
+from imgbench.cells import NOT_APPLICABLE, REFERENCE_READ, Cache, Operation, Order, Phase, ReadCell
 from imgbench.errors import StoreError, VerificationError
-from imgbench.stores import Store
+from imgbench.stores.base import Store, worker_count
 
 WARMUP_IMAGES = 10
-REFERENCE_CACHE, REFERENCE_ORDER, REFERENCE_READERS = "warm", "sequential", 1
-NOT_APPLICABLE = "n/a"
 T = TypeVar("T")
 
 
@@ -46,8 +44,8 @@ T = TypeVar("T")
 class Timing:
     """One timed measurement: `seconds` for one unit of `images` images."""
 
-    operation: str
-    phase: str
+    operation: Operation
+    phase: Phase
     repeat: int
     images: int
     seconds: float
@@ -59,31 +57,6 @@ class Timing:
 
     def row(self, **labels: object) -> dict[str, object]:
         return {**labels, **asdict(self)}
-
-
-@dataclass(frozen=True)
-class ReadCell:
-    """One way of reading a whole store: page-cache state, access order, reader processes."""
-
-    cache: str = REFERENCE_CACHE
-    order: str = REFERENCE_ORDER
-    readers: int = REFERENCE_READERS
-
-
-def read_cells(
-    caches: Iterable[str], orders: Iterable[str], readers: Iterable[int]
-) -> list[ReadCell]:
-    """The reference cell, then one cell per other value of each factor (one factor at a time).
-
-    Crossing every factor would multiply the slowest reads (PNG at 100,000 images) for little
-    insight; varying one at a time isolates each effect against the same reference.
-    """
-    reference = ReadCell()
-    cells = [reference]
-    cells += [ReadCell(cache=cache) for cache in caches if cache != reference.cache]
-    cells += [ReadCell(order=order) for order in orders if order != reference.order]
-    cells += [ReadCell(readers=count) for count in readers if count != reference.readers]
-    return cells
 
 
 def timed(action: Callable[..., T], *args: object, **kwargs: object) -> tuple[float, T]:
@@ -152,8 +125,12 @@ def time_write_many(
             os.sync()
             write_seconds, _ = timed(store.write_many, target, images, labels)
             sync_seconds, _ = timed(pagecache.sync_filesystem, target)
-            timings.append(Timing("write_many", "write", repeat, len(images), write_seconds))
-            timings.append(Timing("write_many", "sync", repeat, len(images), sync_seconds))
+            timings.append(
+                Timing(Operation.WRITE_MANY, Phase.WRITE, repeat, len(images), write_seconds)
+            )
+            timings.append(
+                Timing(Operation.WRITE_MANY, Phase.SYNC, repeat, len(images), sync_seconds)
+            )
             if repeat + 1 < repeats:
                 shutil.rmtree(target)
         os.replace(target, out)
@@ -180,21 +157,21 @@ def time_reads(
     timings = []
     warmed_up = False
     for cell in cells:
-        indices = permutation if cell.order == "random" else np.arange(count)
+        indices = permutation if cell.order == Order.RANDOM else np.arange(count)
         expected = expected_images[indices], expected_labels[indices]
-        if cell.cache == "warm" and not warmed_up:
+        if cell.cache == Cache.WARM and not warmed_up:
             # One untimed, verified read warms the page cache and the code paths. Every later
             # cell follows a full read of the store (even a cold one ends with it all cached),
             # so a warm-up per cell would only add minutes to the largest stores.
             _timed_read(store, path, indices, cell, expected)
             warmed_up = True
         for repeat in range(repeats):
-            resident = pagecache.cold(path) if cell.cache == "cold" else None
+            resident = pagecache.cold(path) if cell.cache == Cache.COLD else None
             seconds = _timed_read(store, path, indices, cell, expected)
             timings.append(
                 Timing(
-                    "read_many",
-                    "read",
+                    Operation.READ_MANY,
+                    Phase.READ,
                     repeat,
                     count,
                     seconds,
@@ -221,7 +198,7 @@ def _timed_read(
             verify(images, labels, *expected)
             del images, labels  # views of shared memory, which closes on exit
         return seconds
-    if cell.order == "random":
+    if cell.order == Order.RANDOM:
         seconds, (images, labels) = timed(_read_one_at_a_time, store, path, indices, None)
     else:
         seconds, (images, labels) = timed(store.read_many, path, indices)
@@ -262,7 +239,7 @@ class _ReaderProcesses:
         self.memory = SharedMemory(create=True, size=self.pixels + self.count)
         context = multiprocessing.get_context("fork")
         self.go = context.Event()
-        workers = max(1, (os.cpu_count() or 1) // cell.readers)
+        workers = max(1, worker_count(None) // cell.readers)
         self.processes = [
             context.Process(
                 target=self._read_slice, args=(store, path, indices, rows, cell.order, workers)
@@ -287,7 +264,7 @@ class _ReaderProcesses:
         workers: int,
     ) -> None:
         self.go.wait()
-        if order == "random":
+        if order == Order.RANDOM:
             part = _read_one_at_a_time(store, path, indices[rows], workers)
         else:
             part = store.read_many(path, indices[rows], workers=workers)
@@ -343,20 +320,22 @@ def time_single(
                 seconds, _ = timed(
                     store.write_single, folder / f"{op:06d}", images[k], int(labels[k])
                 )
-                timings.append(Timing("write_single", "write", repeat, 1, seconds, sample=op))
+                timings.append(
+                    Timing(Operation.WRITE_SINGLE, Phase.WRITE, repeat, 1, seconds, sample=op)
+                )
             for op in range(operations):
                 k = op % len(labels)
                 seconds, (image, label) = timed(store.read_single, folder / f"{op:06d}", 0)
                 verify(image[np.newaxis], np.array([label]), images[k : k + 1], labels[k : k + 1])
                 timings.append(
                     Timing(
-                        "read_single",
-                        "read",
+                        Operation.READ_SINGLE,
+                        Phase.READ,
                         repeat,
                         1,
                         seconds,
-                        cache=REFERENCE_CACHE,
-                        order=REFERENCE_ORDER,
+                        cache=REFERENCE_READ.cache,
+                        order=REFERENCE_READ.order,
                         sample=op,
                     )
                 )
@@ -364,18 +343,3 @@ def time_single(
         return timings
     finally:
         shutil.rmtree(scratch)
-
-
-def disk_usage_kib(path: Path) -> tuple[int, int]:
-    """(allocated, apparent) KiB of a folder as coreutils `du -sk` reports them."""
-
-    def du(*options: str) -> int:
-        try:
-            output = subprocess.run(
-                ["du", "-sk", *options, str(path)], check=True, capture_output=True, text=True
-            ).stdout
-        except (OSError, subprocess.CalledProcessError) as error:
-            raise StoreError(f"`du` failed on {path}: {error}") from error
-        return int(output.split()[0])
-
-    return du(), du("--apparent-size")

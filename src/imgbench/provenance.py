@@ -1,9 +1,15 @@
 """Where a set of results came from: code, config, data, software and machine, under one run id.
 
 A number without these is worthless to whoever cites it. The record is written by a pipeline job
-whose params hold everything known before the run (code state, config, software, machine), so
-any change to them reruns it, and whose inputs are the verified archive and every per-job table,
-so new measurements rerun it too. Every row of the aggregated tables carries its run id.
+whose params hold everything known before the run that shapes the numbers (the code the measuring
+jobs run, config, software, machine), so any change to them reruns it, and whose inputs are the
+verified archive and every per-job table, so new measurements rerun it too. Every row of the
+aggregated tables carries its run id.
+
+The record names the code state when it was written: the git commit, whether the tree differed
+from it, and a hash of the workflow's files. Code that only presents the numbers (figures, the
+report, captions, docs) is not among its params: editing it redraws what it draws and keeps the
+run id, so the commit named is the one the numbers were recorded at.
 """
 
 from __future__ import annotations
@@ -16,8 +22,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 from imgbench import machine
-from imgbench.files import atomic_path, file_sha256
+from imgbench.atomic_files import atomic_path
+from imgbench.cells import DISK_COLUMNS, FORMAT_COLUMN, TIMING_COLUMNS
+from imgbench.checksums import file_digest, files_sha256
+from imgbench.tables import concat_tables
 
 # What the code state hashes: everything that decides what the pipeline does.
 SOURCE_GLOBS = (
@@ -46,14 +57,13 @@ def code_state(root: Path) -> dict[str, object]:
     SHA-256 of the workflow's own files, which identifies the code with or without git."""
     commit = _git(root, "rev-parse", "HEAD")
     status = _git(root, "status", "--porcelain") if commit else None
-    digest = hashlib.sha256()
-    files = sorted({path for pattern in SOURCE_GLOBS for path in root.glob(pattern)})
-    for path in (path for path in files if path.is_file() and "__pycache__" not in path.parts):
-        digest.update(f"{path.relative_to(root).as_posix()}\0{file_sha256(path)}\n".encode())
+    files = {path for pattern in SOURCE_GLOBS for path in root.glob(pattern)}
     return {
         "git_commit": commit,
         "git_dirty": None if status is None else bool(status),
-        "source_sha256": digest.hexdigest(),
+        "source_sha256": files_sha256(
+            root, (path for path in files if path.is_file() and "__pycache__" not in path.parts)
+        ),
     }
 
 
@@ -80,7 +90,7 @@ def dataset_record(
         record |= {"url": None, "images": dataset["synthetic_images"], "seed": dataset["seed"]}
     else:
         record |= {"url": dataset["url"], "local_copy": dataset.get("archive")}
-    return record | {"md5": verified_md5, "sha256": file_sha256(archive)}
+    return record | {"md5": verified_md5, "sha256": file_digest(archive)}
 
 
 def build(
@@ -128,3 +138,34 @@ def write(record: Mapping[str, object], path: Path) -> None:
 
 def read(path: Path) -> dict[str, object]:
     return json.loads(path.read_text())
+
+
+def record_provenance(
+    project: Path,
+    config: dict[str, object],
+    archive_path: Path,
+    checksum: Path,
+    timing_tables: Sequence[Path],
+    disk_tables: Sequence[Path],
+    record: Path,
+    effective_config: Path,
+) -> None:
+    """The provenance job: the record of this run, and the effective config beside it."""
+    stores = concat_tables(disk_tables, DISK_COLUMNS)
+    timings = concat_tables(timing_tables, TIMING_COLUMNS)
+    measured_on = timings[["host", "filesystem"]].astype(str).drop_duplicates()
+    keys = [FORMAT_COLUMN, "implementation", "n_images", "sha256"]
+    built = build(
+        code=code_state(project),
+        config=config,
+        archive=archive_path,
+        verified_md5=checksum.read_text().strip(),
+        results=record.parent,
+        result_tables=[*timing_tables, *disk_tables],
+        stores=stores[keys].to_dict("records"),
+        measured_on=measured_on.sort_values(["host", "filesystem"]).to_dict("records"),
+    )
+    write(built, record)
+    with atomic_path(effective_config) as partial:
+        partial.write_text(yaml.safe_dump(config, sort_keys=False))
+    print(f"run {built['run_id']}: provenance in {record}, effective config in {effective_config}")

@@ -7,7 +7,6 @@ formats are measured on realistic data rather than on noise or flat colour.
 """
 
 import gzip
-import hashlib
 import io
 import os
 import pickle
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imgbench.dataset import ARCHIVE_FOLDER, TRAIN_BATCHES
+from imgbench.checksums import file_digest
+from imgbench.cifar import ARCHIVE_FOLDER, TRAIN_BATCHES, write_checksum
 
 LABEL_NAMES: tuple[str, ...] = (
     "airplane",
@@ -80,14 +80,20 @@ def write_synthetic_archive(path: Path, train_images: int, seed: int) -> str:
                     tar.addfile(info, io.BytesIO(payload))
             raw.flush()
             os.fsync(raw.fileno())  # on disk before the rename makes it visible
-        with tmp.open("rb") as f:
-            digest = hashlib.file_digest(f, "md5").hexdigest()
+        digest = file_digest(tmp, "md5")
         tmp.chmod(0o644)  # mkstemp creates 0o600; the archive is ordinary shared data
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return digest
+
+
+def synthesize_archive(archive: Path, checksum: Path, images: int, seed: int) -> None:
+    """The offline dataset job: a synthetic archive and its checksum file."""
+    md5 = write_synthetic_archive(archive, images, seed)
+    write_checksum(checksum, md5)
+    print(f"wrote synthetic archive {archive}: {images} training images, seed {seed}, MD5 {md5}")
 
 
 def _members(train_images: int, seed: int) -> Iterator[tuple[str, bytes]]:

@@ -1,57 +1,28 @@
-"""Tidy CSV tables: one row per measurement, units in the column names.
+"""Tidy CSV tables: per-job tables concatenated, summarised per cell, every row naming its run.
 
-Jobs write small per-job tables; aggregation concatenates them and summarises, so a table is
-rebuilt only when one of its inputs changed.
+Jobs write small per-job tables (`atomic_files.write_rows`); the aggregation job concatenates
+and summarises them, so a table is rebuilt only when one of its inputs changed. The columns are
+declared in `imgbench.cells`.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from imgbench.files import atomic_path
+from imgbench.atomic_files import atomic_path
+from imgbench.cells import (
+    DISK_COLUMNS,
+    RUN_ID_COLUMN,
+    SUMMARY_COLUMNS,
+    SUMMARY_KEYS,
+    TIMING_COLUMNS,
+)
 
-# What one measured cell is; its repeats and samples are summarised together.
-SUMMARY_KEYS = [
-    "method",
-    "implementation",
-    "n_images",
-    "operation",
-    "phase",
-    "cache",
-    "order",
-    "readers",
-]
-TIMING_COLUMNS = (
-    *SUMMARY_KEYS,
-    "repeat",
-    "sample",
-    "images",
-    "seconds",
-    "resident_fraction",
-    "host",  # the machine that measured the row: on a cluster, jobs may run on several
-    "filesystem",  # type of the filesystem the store was on (`stores.folder` moves it)
-)
-DISK_COLUMNS = (
-    "method",
-    "implementation",
-    "n_images",
-    "kib_allocated",
-    "kib_apparent",
-    "sha256",
-)
 SORT_KEYS = [*SUMMARY_KEYS, "repeat", "sample"]
-
-
-def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> None:
-    """Write rows with exactly `columns`, atomically, so a failed job leaves no partial table."""
-    with atomic_path(path) as partial, partial.open("w", newline="") as sink:
-        writer = csv.DictWriter(sink, fieldnames=list(columns), extrasaction="raise")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def concat_tables(paths: Iterable[Path], columns: Sequence[str]) -> pd.DataFrame:
@@ -70,7 +41,7 @@ def concat_tables(paths: Iterable[Path], columns: Sequence[str]) -> pd.DataFrame
 def summarise(timings: pd.DataFrame) -> pd.DataFrame:
     """Per measured cell: median, min, max and 90th percentile seconds, the spread
     ((max - min) / median) and images per second at the median."""
-    grouped = timings.groupby(SUMMARY_KEYS, sort=True)
+    grouped = timings.groupby(list(SUMMARY_KEYS), sort=True)
     summary = grouped.agg(
         samples=("seconds", "count"),
         images=("images", "first"),
@@ -82,9 +53,7 @@ def summarise(timings: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     summary["spread"] = (summary.seconds_max - summary.seconds_min) / summary.seconds_median
     summary["images_per_second"] = summary["images"] / summary["seconds_median"]
-    columns = [*SUMMARY_KEYS, "samples", "images", "seconds_median", "seconds_min"]
-    columns += ["seconds_max", "seconds_p90", "spread", "images_per_second"]
-    return summary[[*columns, "resident_fraction_max"]]
+    return summary[list(SUMMARY_COLUMNS)]
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -96,3 +65,23 @@ def read_table(path: Path) -> pd.DataFrame:
     """Read a table back; only empty cells are missing ("n/a" marks a factor that does not apply
     to a row, e.g. the cache state of a write, and must stay a value to group by)."""
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def aggregate(
+    timing_tables: Sequence[Path],
+    disk_tables: Sequence[Path],
+    provenance_record: Path,
+    timings: Path,
+    disk: Path,
+    summary: Path,
+) -> None:
+    """The run's tidy tables, every row naming the run (see `provenance`) it belongs to."""
+    run_id = json.loads(provenance_record.read_text())["run_id"]
+    all_timings = concat_tables(timing_tables, TIMING_COLUMNS)
+    all_disk = concat_tables(disk_tables, DISK_COLUMNS)
+    for frame, path in (
+        (summarise(all_timings), summary),
+        (all_timings, timings),
+        (all_disk, disk),
+    ):
+        write_table(frame.assign(**{RUN_ID_COLUMN: run_id})[[RUN_ID_COLUMN, *frame.columns]], path)

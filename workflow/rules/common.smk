@@ -1,14 +1,19 @@
-# Config validation, constants and input functions shared by every stage.
+# Config validation, what is measured, and the input functions shared by every stage.
 import json
 import math
 import os
+from functools import cache
 from pathlib import Path
 
 from snakemake.utils import validate
 
-from imgbench import machine, provenance
-from imgbench.config_checks import check_cutoffs_fit, check_stores_folder
-from imgbench.figure_list import FIGURES, FORMATS
+from imgbench import code_tracking, machine, stores
+from imgbench.config_checks import (
+    check_cutoffs_fit,
+    check_stores_folder,
+    measured_stores,
+)
+from imgbench.present import registry
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_cutoffs_fit(config)
@@ -18,42 +23,70 @@ DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
 READS = config["reads"]
 STORES_FOLDER = config["stores"]["folder"]
-STORE = os.path.join(STORES_FOLDER, "{method}/{implementation}/{n}")
-# Every (method, implementation) measured: each format in each chosen way, plus the baseline.
-STORES = [(m, i) for m in config["methods"] for i in config["implementations"]]
-STORES += [("raw", "baseline")] if config["baseline"] else []
+STORE = os.path.join(STORES_FOLDER, "{format}/{implementation}/{n}")
+# Every (format, implementation) measured; `methods` is the config's name for the formats.
+STORES = measured_stores(config)
+FORMATS = list(dict.fromkeys(name for name, _ in STORES))
+# How each measured format is shown: a figure or the report redraws when one changes.
+PRESENTATIONS = stores.presentations(FORMATS)
 
 
 wildcard_constraints:
-    method="[a-z][a-z0-9_]*",
+    format="[a-z][a-z0-9_]*",
     implementation="[a-z][a-z0-9_]*",
     n=r"[1-9][0-9]*",
+    figure="|".join(registry.NAMES),
 
 
-def library(*modules):
-    """Library source files a job's results depend on: editing one reruns exactly those jobs."""
-    return [
-        os.path.join(workflow.basedir, "src", "imgbench", module) for module in modules
-    ]
+SOURCE = Path(workflow.basedir) / "src"
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
-def timing_code():
-    """Code a timing job's numbers depend on: its format's module, shared I/O and measuring code."""
-    modules = ["stores/{method}.py", "stores/base.py", "fileio.py"]
-    return library(*modules, "measure.py", "pagecache.py")
+def tracked_code(script, *modules):
+    """The files a job runs: its script and the library modules it imports, directly or not,
+    plus those of `modules` (dotted names the job picks at run time). Editing one reruns the job;
+    editing anything else does not."""
+    return list(_tracked_code(script, modules))
+
+
+@cache
+def _tracked_code(script, modules):
+    path = SCRIPTS / script
+    return (str(path), *map(str, code_tracking.closure(SOURCE, [path], modules)))
+
+
+def project_of_script(wildcards, input):
+    """The project a job's script (its first code input) belongs to: where git and the workflow's
+    files say which code ran."""
+    return str(Path(input.code[0]).parents[2])
+
+
+def store_code(script):
+    """A store job's code: its script's imports and its format's module."""
+
+    def code(wildcards):
+        return tracked_code(script, f"imgbench.stores.{wildcards.format}")
+
+    return code
+
+
+def figure_code(wildcards):
+    """A figure job's code: the shared drawing code and the module of the figure's family."""
+    family = registry.BY_NAME[wildcards.figure].family
+    return tracked_code("figure.py", f"imgbench.present.{family}")
 
 
 # Jobs that only move or summarise small files run where Snakemake runs, never on a cluster node.
 localrules:
     all,
-    fetch_archive,
-    synthesize_archive,
+    fetch_cifar,
+    synthesize_cifar,
     provenance,
     aggregate,
-    figures,
+    figure,
     benchmark_report,
     html_report,
-    pack_archive,
+    pack_result_archive,
     archive,
 
 
@@ -87,74 +120,54 @@ def store_runtime_minutes(wildcards):
     return 10 + int(wildcards.n) // 2000
 
 
-def archive_folder():
-    """Where the archive the rest of the pipeline uses comes from."""
+def cifar_folder():
+    """Where the CIFAR archive the rest of the pipeline uses comes from."""
     source = "synthetic" if DATASET["source"] == "synthetic" else "download"
     return f"results/dataset/{source}"
 
 
-def local_archive():
-    """The user's own copy of the archive, if `dataset.archive` names one."""
+def users_cifar_archive():
+    """The user's own copy of the CIFAR archive, if `dataset.archive` names one."""
     return [DATASET["archive"]] if DATASET.get("archive") else []
 
 
 def per_store(pattern, **wildcards):
-    """`pattern` for every measured (method, implementation), expanded over `wildcards`."""
+    """`pattern` for every measured (format, implementation), expanded over `wildcards`."""
     return [
         path
-        for method, implementation in STORES
+        for name, implementation in STORES
         for path in expand(
-            pattern, method=method, implementation=implementation, **wildcards
+            pattern, format=name, implementation=implementation, **wildcards
         )
     ]
 
 
 def timing_tables():
     per_cutoff = per_store(
-        "results/measurements/{method}/{implementation}/{n}/{operation}.csv",
+        "results/measurements/{format}/{implementation}/{n}/{operation}.csv",
         n=CUTOFFS,
         operation=["write_many", "read_many"],
     )
     return per_cutoff + per_store(
-        "results/measurements/{method}/{implementation}/single.csv"
+        "results/measurements/{format}/{implementation}/single.csv"
     )
 
 
 def disk_tables():
     return per_store(
-        "results/measurements/{method}/{implementation}/{n}/disk_usage.csv", n=CUTOFFS
+        "results/measurements/{format}/{implementation}/{n}/disk_usage.csv", n=CUTOFFS
     )
 
 
 # Known before any job runs; as params of the provenance job, a change to any of them reruns it.
-CODE_STATE = provenance.code_state(Path(workflow.basedir))
 SOFTWARE = machine.package_versions()
 MACHINE = machine.describe(Path.cwd())
 
 
-FIGURE_CATEGORIES = {
-    "throughput": "2. Implementations and baseline",
-    "speedup_fast_vs_tutorial": "2. Implementations and baseline",
-    "ratio_to_raw": "2. Implementations and baseline",
-    "cache_warm_cold": "3. Read variations",
-    "order_sequential_random": "3. Read variations",
-    "readers_1_2": "3. Read variations",
-    "durability": "4. Durable writes",
-}
-
-
-def figure_outputs():
-    """Every figure file; the PNGs go into the HTML report with their captions."""
-    outputs = []
-    for name in FIGURES:
-        for ext in FORMATS:
-            path = f"results/figures/{name}.{ext}"
-            if ext == "png":
-                category = FIGURE_CATEGORIES.get(name, "1. Tutorial figures")
-                caption = f"../report/{name}.rst"
-                path = report(path, caption=caption, category=category)
-            outputs.append(path)
-    return outputs
+def figure_files():
+    return expand(
+        "results/figures/{figure}.{ext}", figure=registry.NAMES, ext=registry.FILE_TYPES
+    )
 
 
 def archive_target(wildcards):
@@ -169,9 +182,7 @@ def archived_files():
     """Name inside the archive -> file, for every result a citation may need."""
     tables = ["timings.csv", "disk_usage.csv", "summary.csv", "benchmark.md"]
     files = {f"tables/{name}": f"results/tables/{name}" for name in tables}
-    for name in FIGURES:
-        for ext in FORMATS:
-            files[f"figures/{name}.{ext}"] = f"results/figures/{name}.{ext}"
+    files |= {path.removeprefix("results/"): path for path in figure_files()}
     files["report.html"] = "results/report.html"
     files["provenance.json"] = "results/provenance.json"
     files["config.yaml"] = "results/config.yaml"
@@ -191,5 +202,5 @@ def final_outputs():
         "results/tables/disk_usage.csv",
         "results/tables/summary.csv",
         "results/tables/benchmark.md",
-        *expand("results/figures/{name}.{ext}", name=FIGURES, ext=FORMATS),
+        *figure_files(),
     ]

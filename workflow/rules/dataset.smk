@@ -2,14 +2,15 @@
 # extracted safely and unpickled into one image pool.
 
 
-rule fetch_archive:
+rule fetch_cifar:
     input:
-        local_archive(),
+        users_cifar_archive(),
+        code=tracked_code("fetch_cifar.py"),
     output:
         archive="results/dataset/download/cifar-10-python.tar.gz",
         checksum="results/dataset/download/cifar-10-python.tar.gz.md5",
     log:
-        "results/logs/fetch_archive.log",
+        "results/logs/fetch_cifar.log",
     conda:
         "../envs/imgbench.yaml"
     params:
@@ -19,43 +20,45 @@ rule fetch_archive:
         retries=DATASET["download_retries"],
         timeout_seconds=DATASET["download_timeout_seconds"],
     script:
-        "../scripts/fetch_archive.py"
+        "../scripts/fetch_cifar.py"
 
 
-rule synthesize_archive:
+rule synthesize_cifar:
     input:
-        library("synthetic.py"),
+        code=tracked_code("synthesize_cifar.py"),
     output:
         archive="results/dataset/synthetic/cifar-10-python.tar.gz",
         checksum="results/dataset/synthetic/cifar-10-python.tar.gz.md5",
     log:
-        "results/logs/synthesize_archive.log",
+        "results/logs/synthesize_cifar.log",
     conda:
         "../envs/imgbench.yaml"
     params:
         images=DATASET["synthetic_images"],
         seed=DATASET["seed"],
     script:
-        "../scripts/synthesize_archive.py"
+        "../scripts/synthesize_cifar.py"
 
 
-rule extract_archive:
+rule extract_cifar:
     input:
-        archive=f"{archive_folder()}/cifar-10-python.tar.gz",
-        checksum=f"{archive_folder()}/cifar-10-python.tar.gz.md5",
+        archive=f"{cifar_folder()}/cifar-10-python.tar.gz",
+        checksum=f"{cifar_folder()}/cifar-10-python.tar.gz.md5",
+        code=tracked_code("extract_cifar.py"),
     output:
         directory("results/dataset/cifar-10-batches-py"),
     log:
-        "results/logs/extract_archive.log",
+        "results/logs/extract_cifar.log",
     conda:
         "../envs/imgbench.yaml"
     script:
-        "../scripts/extract_archive.py"
+        "../scripts/extract_cifar.py"
 
 
 rule build_pool:
     input:
-        "results/dataset/cifar-10-batches-py",
+        batches="results/dataset/cifar-10-batches-py",
+        code=tracked_code("build_pool.py"),
     output:
         "results/dataset/pool.npz",
     log:

@@ -3,11 +3,11 @@
 
 checkpoint provenance:
     input:
-        archive=f"{archive_folder()}/cifar-10-python.tar.gz",
-        checksum=f"{archive_folder()}/cifar-10-python.tar.gz.md5",
+        archive=f"{cifar_folder()}/cifar-10-python.tar.gz",
+        checksum=f"{cifar_folder()}/cifar-10-python.tar.gz.md5",
         timings=timing_tables(),
         disk=disk_tables(),
-        code=library("provenance.py", "machine.py"),
+        code=tracked_code("provenance.py"),
     output:
         record=report(
             "results/provenance.json",
@@ -20,9 +20,10 @@ checkpoint provenance:
     conda:
         "../envs/imgbench.yaml"
     params:
-        code=CODE_STATE,
+        project=project_of_script,
         config=config,
-        # Not used by the job, which describes its own machine: a change reruns it.
+        # Not used by the job, which describes its own machine: a change reruns it. New code in a
+        # measuring job reruns that job, whose new table reruns this one.
         software=SOFTWARE,
         machine=MACHINE,
     script:
@@ -33,6 +34,7 @@ rule html_report:
     input:
         final_outputs(),
         config="results/config.yaml",
+        code=tracked_code("html_report.py"),
     output:
         "results/report.html",
     log:
@@ -45,19 +47,20 @@ rule html_report:
         "../scripts/html_report.py"
 
 
-rule pack_archive:
+# Not tracked as code: an archive records one run and is never made again.
+rule pack_result_archive:
     input:
-        list(archived_files().values()),
+        files=list(archived_files().values()),
     output:
         protected("archives/imgbench-{run_id}.tar.gz"),
     log:
-        "results/logs/pack_archive/{run_id}.log",
+        "results/logs/pack_result_archive/{run_id}.log",
     conda:
         "../envs/imgbench.yaml"
     params:
         names=list(archived_files()),
     script:
-        "../scripts/pack_archive.py"
+        "../scripts/pack_result_archive.py"
 
 
 rule archive:

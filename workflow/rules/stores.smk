@@ -1,4 +1,4 @@
-# Stage 2: one store per method, implementation and cutoff, each built and timed by its own job,
+# Stage 2: one store per format, implementation and cutoff, each built and timed by its own job,
 # then read back (every read cell timed and verified), measured with du and checksummed. Jobs
 # holding `timing_slot` never overlap.
 
@@ -6,14 +6,14 @@
 rule build_store:
     input:
         pool="results/dataset/pool.npz",
-        code=timing_code(),
+        code=store_code("build_store.py"),
     output:
         store=store_output(),
-        table="results/measurements/{method}/{implementation}/{n}/write_many.csv",
+        table="results/measurements/{format}/{implementation}/{n}/write_many.csv",
     log:
-        "results/logs/build_store/{method}/{implementation}/{n}.log",
+        "results/logs/build_store/{format}/{implementation}/{n}.log",
     benchmark:
-        "results/benchmarks/build_store/{method}/{implementation}/{n}.tsv"
+        "results/benchmarks/build_store/{format}/{implementation}/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: 2  # process pools and reader processes use both cores
@@ -31,13 +31,13 @@ rule read_store:
     input:
         pool="results/dataset/pool.npz",
         store=STORE,
-        code=timing_code(),
+        code=store_code("read_store.py"),
     output:
-        table="results/measurements/{method}/{implementation}/{n}/read_many.csv",
+        table="results/measurements/{format}/{implementation}/{n}/read_many.csv",
     log:
-        "results/logs/read_store/{method}/{implementation}/{n}.log",
+        "results/logs/read_store/{format}/{implementation}/{n}.log",
     benchmark:
-        "results/benchmarks/read_store/{method}/{implementation}/{n}.tsv"
+        "results/benchmarks/read_store/{format}/{implementation}/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: 2  # process pools and reader processes use both cores
@@ -58,13 +58,13 @@ rule read_store:
 rule single_image:
     input:
         pool="results/dataset/pool.npz",
-        code=timing_code(),
+        code=store_code("single_image.py"),
     output:
-        table="results/measurements/{method}/{implementation}/single.csv",
+        table="results/measurements/{format}/{implementation}/single.csv",
     log:
-        "results/logs/single_image/{method}/{implementation}.log",
+        "results/logs/single_image/{format}/{implementation}.log",
     benchmark:
-        "results/benchmarks/single_image/{method}/{implementation}.tsv"
+        "results/benchmarks/single_image/{format}/{implementation}.tsv"
     conda:
         "../envs/imgbench.yaml"
     resources:
@@ -74,7 +74,7 @@ rule single_image:
     params:
         repeats=config["repeats"],
         operations=config["single_operations"],
-        scratch=os.path.join(STORES_FOLDER, "{method}/{implementation}/single"),
+        scratch=os.path.join(STORES_FOLDER, "{format}/{implementation}/single"),
     script:
         "../scripts/single_image.py"
 
@@ -82,11 +82,11 @@ rule single_image:
 rule disk_usage:
     input:
         store=STORE,
-        code=library("measure.py", "files.py"),
+        code=store_code("disk_usage.py"),
     output:
-        table="results/measurements/{method}/{implementation}/{n}/disk_usage.csv",
+        table="results/measurements/{format}/{implementation}/{n}/disk_usage.csv",
     log:
-        "results/logs/disk_usage/{method}/{implementation}/{n}.log",
+        "results/logs/disk_usage/{format}/{implementation}/{n}.log",
     conda:
         "../envs/imgbench.yaml"
     resources:

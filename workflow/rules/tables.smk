@@ -1,5 +1,6 @@
-# Stage 3: per-job measurements aggregated into tidy tables, the figures (the tutorial's seven and
-# the comparisons between implementations, cache states, orders and readers) and the benchmark report.
+# Stage 3: per-job measurements aggregated into tidy tables, one job per figure (the tutorial's
+# seven and the comparisons between implementations, cache states, orders and readers) and the
+# benchmark report.
 
 
 rule aggregate:
@@ -7,7 +8,7 @@ rule aggregate:
         timings=timing_tables(),
         disk=disk_tables(),
         provenance="results/provenance.json",
-        code=library("tables.py"),
+        code=tracked_code("aggregate.py"),
     output:
         timings=report(
             "results/tables/timings.csv",
@@ -32,19 +33,30 @@ rule aggregate:
         "../scripts/aggregate.py"
 
 
-rule figures:
+rule figure:
     input:
         summary="results/tables/summary.csv",
         disk="results/tables/disk_usage.csv",
-        code=library("plots.py", "figure_list.py"),
+        code=figure_code,
     output:
-        figure_outputs(),
+        png=report(
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category=lambda wildcards: registry.BY_NAME[wildcards.figure].category,
+        ),
+        svg="results/figures/{figure}.svg",
     log:
-        "results/logs/figures.log",
+        "results/logs/figure/{figure}.log",
     conda:
         "../envs/imgbench.yaml"
+    params:
+        family=lambda wildcards: registry.BY_NAME[wildcards.figure].family,
+        presentations=PRESENTATIONS,
+        # Not used by the job: the HTML report shows it, and a new caption redraws the figure so
+        # the report is made again.
+        caption=lambda wildcards: registry.BY_NAME[wildcards.figure].caption,
     script:
-        "../scripts/figures.py"
+        "../scripts/figure.py"
 
 
 rule benchmark_report:
@@ -52,7 +64,7 @@ rule benchmark_report:
         summary="results/tables/summary.csv",
         disk="results/tables/disk_usage.csv",
         provenance="results/provenance.json",
-        code=library("benchmark.py", "figure_list.py"),
+        code=tracked_code("benchmark_report.py"),
     output:
         report(
             "results/tables/benchmark.md",
@@ -65,5 +77,7 @@ rule benchmark_report:
         "../envs/imgbench.yaml"
     params:
         config=report_config(),
+        presentations=PRESENTATIONS,
+        figures=list(registry.NAMES),
     script:
         "../scripts/benchmark_report.py"

@@ -2,14 +2,16 @@
 
 from pathlib import Path
 
-from imgbench.jobs import benchmark_report, run_job
+from imgbench.job_log import job_log
+from imgbench.present.report import write_report
 
-run_job(
-    snakemake.log[0],
-    benchmark_report,
-    summary=Path(snakemake.input.summary),
-    disk=Path(snakemake.input.disk),
-    provenance_record=Path(snakemake.input.provenance),
-    report=Path(snakemake.output[0]),
-    config=dict(snakemake.params.config),
-)
+with job_log(snakemake.log[0]):
+    write_report(
+        summary=Path(snakemake.input.summary),
+        disk=Path(snakemake.input.disk),
+        provenance_record=Path(snakemake.input.provenance),
+        report=Path(snakemake.output[0]),
+        config=dict(snakemake.params.config),
+        presentations=dict(snakemake.params.presentations),
+        figures=list(snakemake.params.figures),
+    )

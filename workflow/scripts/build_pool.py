@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from imgbench.jobs import build_pool, run_job
+from imgbench.batches import build_pool
+from imgbench.job_log import job_log
 
-run_job(
-    snakemake.log[0], build_pool, batches=Path(snakemake.input[0]), out=Path(snakemake.output[0])
-)
+with job_log(snakemake.log[0]):
+    build_pool(Path(snakemake.input.batches), Path(snakemake.output[0]))

@@ -2,16 +2,16 @@
 
 from pathlib import Path
 
-from imgbench.jobs import build_store, run_job
+from imgbench.job_log import job_log
+from imgbench.store_timings import build_store
+from imgbench.stores import get_store
 
-run_job(
-    snakemake.log[0],
-    build_store,
-    method=snakemake.wildcards.method,
-    implementation=snakemake.wildcards.implementation,
-    pool=Path(snakemake.input.pool),
-    n_images=int(snakemake.wildcards.n),
-    store=Path(snakemake.output.store),
-    table=Path(snakemake.output.table),
-    repeats=snakemake.params.repeats,
-)
+with job_log(snakemake.log[0]):
+    build_store(
+        get_store(snakemake.wildcards.format, snakemake.wildcards.implementation),
+        pool=Path(snakemake.input.pool),
+        n_images=int(snakemake.wildcards.n),
+        store_dir=Path(snakemake.output.store),
+        table=Path(snakemake.output.table),
+        repeats=snakemake.params.repeats,
+    )

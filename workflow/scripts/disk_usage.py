@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from imgbench.jobs import disk_usage, run_job
+from imgbench.disk_usage import measure_store
+from imgbench.job_log import job_log
+from imgbench.stores import get_store
 
-run_job(
-    snakemake.log[0],
-    disk_usage,
-    method=snakemake.wildcards.method,
-    implementation=snakemake.wildcards.implementation,
-    n_images=int(snakemake.wildcards.n),
-    store=Path(snakemake.input.store),
-    table=Path(snakemake.output.table),
-)
+with job_log(snakemake.log[0]):
+    measure_store(
+        get_store(snakemake.wildcards.format, snakemake.wildcards.implementation),
+        n_images=int(snakemake.wildcards.n),
+        store_dir=Path(snakemake.input.store),
+        table=Path(snakemake.output.table),
+    )

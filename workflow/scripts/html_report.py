@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from imgbench.jobs import html_report, run_job
+from imgbench.job_log import job_log
+from imgbench.present.html_report import write_html_report
 
-run_job(
-    snakemake.log[0],
-    html_report,
-    snakefile=Path(snakemake.params.snakefile),
-    effective_config=Path(snakemake.input.config),
-    report=Path(snakemake.output[0]),
-)
+with job_log(snakemake.log[0]):
+    write_html_report(
+        snakefile=Path(snakemake.params.snakefile),
+        effective_config=Path(snakemake.input.config),
+        report=Path(snakemake.output[0]),
+    )

@@ -2,17 +2,17 @@
 
 from pathlib import Path
 
-from imgbench.jobs import record_provenance, run_job
+from imgbench.job_log import job_log
+from imgbench.provenance import record_provenance
 
-run_job(
-    snakemake.log[0],
-    record_provenance,
-    code=dict(snakemake.params.code),
-    config=dict(snakemake.params.config),
-    archive_path=Path(snakemake.input.archive),
-    checksum=Path(snakemake.input.checksum),
-    result_tables=[Path(path) for path in [*snakemake.input.timings, *snakemake.input.disk]],
-    disk_tables=[Path(path) for path in snakemake.input.disk],
-    record=Path(snakemake.output.record),
-    effective_config=Path(snakemake.output.config),
-)
+with job_log(snakemake.log[0]):
+    record_provenance(
+        project=Path(snakemake.params.project),
+        config=dict(snakemake.params.config),
+        archive_path=Path(snakemake.input.archive),
+        checksum=Path(snakemake.input.checksum),
+        timing_tables=[Path(path) for path in snakemake.input.timings],
+        disk_tables=[Path(path) for path in snakemake.input.disk],
+        record=Path(snakemake.output.record),
+        effective_config=Path(snakemake.output.config),
+    )

@@ -2,20 +2,20 @@
 
 from pathlib import Path
 
-from imgbench.jobs import read_store, run_job
+from imgbench.job_log import job_log
+from imgbench.store_timings import read_store
+from imgbench.stores import get_store
 
-run_job(
-    snakemake.log[0],
-    read_store,
-    method=snakemake.wildcards.method,
-    implementation=snakemake.wildcards.implementation,
-    pool=Path(snakemake.input.pool),
-    n_images=int(snakemake.wildcards.n),
-    store=Path(snakemake.input.store),
-    table=Path(snakemake.output.table),
-    repeats=snakemake.params.repeats,
-    caches=list(snakemake.params.caches),
-    orders=list(snakemake.params.orders),
-    readers=list(snakemake.params.readers),
-    seed=snakemake.params.seed,
-)
+with job_log(snakemake.log[0]):
+    read_store(
+        get_store(snakemake.wildcards.format, snakemake.wildcards.implementation),
+        pool=Path(snakemake.input.pool),
+        n_images=int(snakemake.wildcards.n),
+        store_dir=Path(snakemake.input.store),
+        table=Path(snakemake.output.table),
+        repeats=snakemake.params.repeats,
+        caches=list(snakemake.params.caches),
+        orders=list(snakemake.params.orders),
+        readers=list(snakemake.params.readers),
+        seed=snakemake.params.seed,
+    )

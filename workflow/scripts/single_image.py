@@ -1,17 +1,17 @@
-"""Rule single_image: time the tutorial's one-image write and read for one method."""
+"""Rule single_image: time the tutorial's one-image write and read for one format."""
 
 from pathlib import Path
 
-from imgbench.jobs import run_job, single_image
+from imgbench.job_log import job_log
+from imgbench.store_timings import single_image
+from imgbench.stores import get_store
 
-run_job(
-    snakemake.log[0],
-    single_image,
-    method=snakemake.wildcards.method,
-    implementation=snakemake.wildcards.implementation,
-    pool=Path(snakemake.input.pool),
-    scratch=Path(snakemake.params.scratch),
-    table=Path(snakemake.output.table),
-    repeats=snakemake.params.repeats,
-    operations=snakemake.params.operations,
-)
+with job_log(snakemake.log[0]):
+    single_image(
+        get_store(snakemake.wildcards.format, snakemake.wildcards.implementation),
+        pool=Path(snakemake.input.pool),
+        scratch=Path(snakemake.params.scratch),
+        table=Path(snakemake.output.table),
+        repeats=snakemake.params.repeats,
+        operations=snakemake.params.operations,
+    )

@@ -1,55 +1,81 @@
-"""Storage formats, one module each, found by name so that adding one touches no other.
+"""Storage formats, one module each, found by name so that adding one touches no other file.
 
-A format is a module `imgbench.stores.<method>` defining `STORES`, a dict from implementation
-name (e.g. "tutorial", "fast") to a `Store`.
+A format is a module `imgbench.stores.<name>` defining `STORES`, a dict from implementation
+name (e.g. "tutorial", "fast") to a `Store`, and optionally `PRESENTATION`, how the format is
+shown (`imgbench.cells.Presentation`: label, colour, marker, rank).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
+from imgbench.cells import Presentation
 from imgbench.errors import StoreError
 from imgbench.stores.base import Reader, Store
 
-__all__ = ["Reader", "Store", "formats", "get_store", "implementations", "open_store", "store_of"]
+__all__ = [
+    "Reader",
+    "Store",
+    "formats",
+    "get_store",
+    "implementations",
+    "open_store",
+    "presentation",
+    "presentations",
+    "store_of",
+]
 
 # When several implementations can read a store, `open_store` uses the first of these.
 READ_PREFERENCE = ("fast", "baseline", "tutorial")
+NOT_FORMATS = frozenset({"base"})  # modules of this package that hold no format
 
 
 @cache
 def formats() -> tuple[str, ...]:
-    """Names of every format module in this package."""
+    """Names of every format module in this package, found without importing any."""
     return tuple(
         sorted(
             info.name
             for info in pkgutil.iter_modules(__path__)
-            if not info.name.startswith("_") and info.name != "base"
+            if not info.name.startswith("_") and info.name not in NOT_FORMATS
         )
     )
 
 
-def _module_stores(method: str) -> dict[str, Store]:
-    if method not in formats():
-        raise StoreError(f"unknown storage format {method!r}; known: {', '.join(formats())}")
-    return importlib.import_module(f"{__name__}.{method}").STORES
+def _module(name: str) -> ModuleType:
+    if name not in formats():
+        raise StoreError(f"unknown storage format {name!r}; known: {', '.join(formats())}")
+    return importlib.import_module(f"{__name__}.{name}")
 
 
-def implementations(method: str) -> tuple[str, ...]:
-    return tuple(_module_stores(method))
+def implementations(name: str) -> tuple[str, ...]:
+    return tuple(_module(name).STORES)
 
 
-def get_store(method: str, implementation: str) -> Store:
-    stores = _module_stores(method)
+def get_store(name: str, implementation: str) -> Store:
+    stores = _module(name).STORES
     if implementation not in stores:
         raise StoreError(
-            f"format {method!r} has no implementation {implementation!r}; "
-            f"it has: {', '.join(stores)}"
+            f"format {name!r} has no implementation {implementation!r}; it has: {', '.join(stores)}"
         )
     return stores[implementation]
+
+
+def presentation(name: str) -> Presentation:
+    """How format `name` is shown; the defaults for a format without a module (an old table)."""
+    if name not in formats():
+        return Presentation()
+    return getattr(_module(name), "PRESENTATION", Presentation())
+
+
+def presentations(names: list[str]) -> dict[str, dict[str, object]]:
+    """The presentation of each format as plain values, for a rule's params."""
+    return {name: asdict(presentation(name)) for name in names}
 
 
 def store_of(path: Path) -> Store:
@@ -58,14 +84,11 @@ def store_of(path: Path) -> Store:
     if not path.is_dir():
         raise StoreError(f"{path} is not a store folder (it does not exist or is not a folder)")
     readers = [
-        store
-        for method in formats()
-        for store in _module_stores(method).values()
-        if store.owns(path)
+        store for name in formats() for store in _module(name).STORES.values() if store.owns(path)
     ]
     if not readers:
         raise StoreError(f"{path} holds no recognisable store ({', '.join(formats())})")
-    if len({store.method for store in readers}) > 1:
+    if len({store.format for store in readers}) > 1:
         raise StoreError(f"{path} looks like more than one format; it is not a store we built")
     rank = {name: position for position, name in enumerate(READ_PREFERENCE)}
     return min(readers, key=lambda store: rank.get(store.implementation, len(rank)))

@@ -1,18 +1,34 @@
 """The one small interface every storage format implements.
 
-A format says only *how it stores*: write many images into a new store, open a store for reading.
-How a store is timed, verified and measured lives elsewhere (`imgbench.measure`), so a format can be
-added or tuned without touching the measurements, and vice versa.
+A format says only *how it stores*: write many images into a new store, open a store for reading,
+and, optionally, how it is presented (`Presentation`). How a store is timed, verified and measured
+lives elsewhere (`imgbench.measure`), so a format can be added or tuned without touching the
+measurements, and vice versa.
 """
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
 import numpy as np
+
+from imgbench.cells import Presentation
+
+__all__ = ["Presentation", "Reader", "Store", "checked_indices", "no_images", "worker_count"]
+
+
+def worker_count(workers: int | None) -> int:
+    """The processes or threads an implementation may use: `workers`, or one per core."""
+    return max(1, (os.cpu_count() or 1) if workers is None else workers)
+
+
+def no_images(shape: tuple[int, ...] = (0, 0, 3)) -> np.ndarray:
+    """The images array of a read of no indices (an image shape of zeros when none is known)."""
+    return np.empty((0, *shape), dtype=np.uint8)
 
 
 def checked_indices(indices: np.ndarray, count: int) -> np.ndarray:
@@ -60,11 +76,11 @@ class Reader(ABC):
 class Store(ABC):
     """One implementation of a storage format: how it writes a store folder and reads it back.
 
-    A format (`method`) may have several implementations, e.g. `tutorial` (the code paths of the
-    Real Python tutorial) and `fast` (the best this project could make of the same format).
+    A format may have several implementations, e.g. `tutorial` (the code paths of the Real Python
+    tutorial) and `fast` (the best this project could make of the same format).
     """
 
-    method: ClassVar[str]
+    format: ClassVar[str]
     implementation: ClassVar[str]
     marker: ClassVar[str]  # a file this format puts in its folder: how `open_store` finds it
     # Files holding run-time state, not data (e.g. LMDB's lock file): left out of checksums.
@@ -105,4 +121,4 @@ class Store(ABC):
 
     @property
     def key(self) -> str:
-        return f"{self.method}/{self.implementation}"
+        return f"{self.format}/{self.implementation}"

@@ -6,13 +6,14 @@ and `np.load` reads them. Reading parses the header, then each run of consecutiv
 image for a random permutation). No memory map is left open, so once the reader is closed the
 caller can evict the files from the page cache.
 
-A run of at least `fileio.PARALLEL_MIN_BYTES` is split over `workers` threads (preadv releases the
-GIL): most of a warm read is the kernel copying pages into the array and faulting the array's fresh
-pages in, and on 2 idle cores two threads do that in 52 ms instead of 89 ms for 100,000 images (293
-MiB), 2.4 instead of 3.0 ms for 10,000; for 6 MiB a thread costs more than it saves (0.75 against
-0.55 ms). Cold, both take 165-190 ms for 100,000 images, bound by the disk; with the other core
-busy, both take the single-thread time. The baseline uses both cores because the fast formats do,
-so that a format's time over this one is its own overhead, not less parallelism.
+A run of at least `row_reads.PARALLEL_MIN_BYTES` is split over `workers` threads (preadv releases
+the GIL): most of a warm read is the kernel copying pages into the array and faulting the array's
+fresh pages in, and on 2 idle cores two threads do that in 52 ms instead of 89 ms for 100,000 images
+(293 MiB), 2.4 instead of 3.0 ms for 10,000; for 6 MiB a thread costs more than it saves (0.75
+against 0.55 ms). Cold, both take 165-190 ms for 100,000 images, bound by the disk; with the other
+core busy, both take the single-thread time. The baseline uses both cores because the fast formats
+do, so that a format's time over this one is its own overhead, not less parallelism. (Measured on a
+2-core VM, ext4, while writing commit 6afdf9b.)
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from typing import BinaryIO
 
 import numpy as np
 
+from imgbench.cells import BASELINE, BASELINE_FORMAT, BASELINE_RANK
 from imgbench.errors import StoreError
-from imgbench.fileio import read_rows, thread_count
-from imgbench.stores.base import Reader, Store, checked_indices
+from imgbench.row_reads import read_rows
+from imgbench.stores.base import Presentation, Reader, Store, checked_indices, worker_count
+
+PRESENTATION = Presentation(label="raw", colour="black", rank=BASELINE_RANK)
 
 IMAGES_FILE = "images.npy"
 LABELS_FILE = "labels.npy"
@@ -47,7 +51,7 @@ def read_header(file: BinaryIO, name: Path) -> tuple[tuple[int, ...], int]:
 
 class RawReader(Reader):
     def __init__(self, path: Path, workers: int | None) -> None:
-        self._threads = thread_count(workers)
+        self._threads = worker_count(workers)
         try:
             self._labels = np.load(path / LABELS_FILE)
             self._file = open(path / IMAGES_FILE, "rb", buffering=0)  # noqa: SIM115 - kept open
@@ -76,8 +80,8 @@ class RawReader(Reader):
 
 
 class RawStore(Store):
-    method = "raw"
-    implementation = "baseline"
+    format = BASELINE_FORMAT
+    implementation = BASELINE
     marker = IMAGES_FILE
 
     def write_many(
@@ -91,4 +95,4 @@ class RawStore(Store):
         return RawReader(path, workers)
 
 
-STORES: dict[str, Store] = {"baseline": RawStore()}
+STORES: dict[str, Store] = {BASELINE: RawStore()}

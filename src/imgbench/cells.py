@@ -1,0 +1,241 @@
+"""The measurement vocabulary: what is measured, how a result is named, and the tables' columns.
+
+Every module, rule and figure names operations, phases, read factors, series and columns through
+this module, so a new axis (a codec, an image size) is added here once. It imports nothing heavy:
+the workflow reads it when it is parsed.
+
+The storage format of a row is in the column named `method`, the name the first tables used;
+it is kept so that old tables and archives still compare (`python -m imgbench compare`).
+Everywhere else a storage format is called a *format*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Operation(StrEnum):
+    """What a timing measures: all images of a store, or the tutorial's one-image store."""
+
+    WRITE_MANY = "write_many"
+    READ_MANY = "read_many"
+    WRITE_SINGLE = "write_single"
+    READ_SINGLE = "read_single"
+
+
+class Phase(StrEnum):
+    """Which part of an operation a row times: a buffered write, making it durable, a read."""
+
+    WRITE = "write"
+    SYNC = "sync"
+    READ = "read"
+
+
+class Cache(StrEnum):
+    WARM = "warm"
+    COLD = "cold"
+
+
+class Order(StrEnum):
+    SEQUENTIAL = "sequential"
+    RANDOM = "random"
+
+
+NOT_APPLICABLE = "n/a"  # a factor that does not apply to a row, e.g. the cache state of a write
+
+
+@dataclass(frozen=True)
+class ReadCell:
+    """One way of reading a whole store: page-cache state, access order, reader processes.
+    The defaults are the reference cell that every ratio uses."""
+
+    cache: str = Cache.WARM
+    order: str = Order.SEQUENTIAL
+    readers: int = 1
+
+    def factors(self) -> dict[str, object]:
+        return {"cache": self.cache, "order": self.order, "readers": self.readers}
+
+
+REFERENCE_READ = ReadCell()
+REFERENCE_READ_WORDS = "warm cache, sequential, 1 reader"
+
+
+def read_cells(
+    caches: Iterable[str], orders: Iterable[str], readers: Iterable[int]
+) -> list[ReadCell]:
+    """The reference cell, then one cell per other value of each factor (one factor at a time).
+
+    Crossing every factor would multiply the slowest reads (PNG at 100,000 images) for little
+    insight; varying one at a time isolates each effect against the same reference.
+    """
+    reference = REFERENCE_READ
+    cells = [reference]
+    cells += [ReadCell(cache=cache) for cache in caches if cache != reference.cache]
+    cells += [ReadCell(order=order) for order in orders if order != reference.order]
+    cells += [ReadCell(readers=count) for count in readers if count != reference.readers]
+    return cells
+
+
+# --- Series: which store a result belongs to ------------------------------------------------------
+
+BASELINE_FORMAT = "raw"  # the physical baseline, measured when config `baseline` is true
+BASELINE = "baseline"  # its only implementation
+IMPLEMENTATION_ORDER = ("tutorial", "fast", BASELINE)
+DEFAULT_RANK = 50  # formats without a rank follow the tutorial's three, by name
+BASELINE_RANK = 100  # the baseline comes last
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How a format is shown in tables, legends and figures; a format module's `PRESENTATION`.
+
+    Every field has a default, so a new format needs none: its name as label, a spare colour,
+    its implementation's marker, a place after the built-in formats.
+    """
+
+    label: str | None = None  # display name, e.g. "HDF5"; default: the format's name
+    colour: str | None = None  # a matplotlib colour, fixed in every figure and run
+    marker: str | None = None  # a matplotlib marker replacing the implementation's
+    rank: int = DEFAULT_RANK  # position among formats: the tutorial's order is 10, 20, 30
+
+    def label_for(self, name: str) -> str:
+        """The display name of the format called `name`."""
+        return self.label or name
+
+
+@dataclass(frozen=True)
+class Series:
+    """One measured store kind: a format in one implementation. Compared by name only; the
+    presentation says how it is labelled and sorted."""
+
+    format: str
+    implementation: str
+    presentation: Presentation = field(default=Presentation(), compare=False)
+
+    @property
+    def format_label(self) -> str:
+        return self.presentation.label_for(self.format)
+
+    @classmethod
+    def of(
+        cls, name: str, implementation: str, presentations: Mapping[str, Presentation]
+    ) -> Series:
+        """The series of format `name`, shown as `presentations` says (defaults if it is not
+        there: a table may hold a format that has no module any more)."""
+        return cls(name, implementation, presentations.get(name, Presentation()))
+
+    def label(self, separator: str = " ") -> str:
+        """ "PNG tutorial", "LMDB fast"...; a baseline is named by its format alone ("raw")."""
+        if self.implementation == BASELINE:
+            return self.format_label
+        return f"{self.format_label}{separator}{self.implementation}"
+
+    def rank(self) -> tuple[tuple[int, str], tuple[int, str]]:
+        return format_rank(self.format, self.presentation), implementation_rank(self.implementation)
+
+
+def presentations_from(values: Mapping[str, Mapping[str, object]]) -> dict[str, Presentation]:
+    """Presentations passed to a job as plain values (a rule's params), by format name."""
+    return {name: Presentation(**fields) for name, fields in values.items()}  # type: ignore[arg-type]
+
+
+def format_rank(name: str, presentation: Presentation) -> tuple[int, str]:
+    return presentation.rank, name
+
+
+def implementation_rank(implementation: str) -> tuple[int, str]:
+    """The tutorial's code first, then `fast`, other implementations by name, the baseline last."""
+    if implementation in IMPLEMENTATION_ORDER:
+        return IMPLEMENTATION_ORDER.index(implementation) + (implementation == BASELINE), ""
+    return IMPLEMENTATION_ORDER.index(BASELINE), implementation
+
+
+# --- Table columns --------------------------------------------------------------------------------
+
+FORMAT_COLUMN = "method"  # see the module docstring
+SERIES_KEYS = (FORMAT_COLUMN, "implementation")
+# What one measured cell is; its repeats and samples are summarised together.
+SUMMARY_KEYS = (*SERIES_KEYS, "n_images", "operation", "phase", "cache", "order", "readers")
+TIMING_COLUMNS = (
+    *SUMMARY_KEYS,
+    "repeat",
+    "sample",
+    "images",
+    "seconds",
+    "resident_fraction",
+    "host",  # the machine that measured the row: on a cluster, jobs may run on several
+    "filesystem",  # type of the filesystem the store was on (`stores.folder` moves it)
+)
+SUMMARY_COLUMNS = (
+    *SUMMARY_KEYS,
+    "samples",
+    "images",
+    "seconds_median",
+    "seconds_min",
+    "seconds_max",
+    "seconds_p90",
+    "spread",  # (max - min) / median
+    "images_per_second",  # images / median seconds
+    "resident_fraction_max",
+)
+DISK_KEYS = (*SERIES_KEYS, "n_images")
+DISK_COLUMNS = (*DISK_KEYS, "kib_allocated", "kib_apparent", "sha256")
+RUN_ID_COLUMN = "run_id"  # first column of every aggregated table
+# Columns that hold numbers; all others are names, "n/a" included.
+NUMERIC_COLUMNS = frozenset(
+    {"n_images", "readers", "repeat", "sample", "images", "seconds", "resident_fraction"}
+    | {"samples", "seconds_median", "seconds_min", "seconds_max", "seconds_p90", "spread"}
+    | {"images_per_second", "resident_fraction_max", "kib_allocated", "kib_apparent"}
+)
+
+
+# --- Selectors over the summary table (figures and the report) ------------------------------------
+
+
+def writes(summary: pd.DataFrame, phase: str = Phase.WRITE) -> pd.DataFrame:
+    """Whole-store writes: buffered (`write`, the reference write cell) or making them durable
+    (`sync`)."""
+    return summary[(summary["operation"] == Operation.WRITE_MANY) & (summary["phase"] == phase)]
+
+
+def reads(summary: pd.DataFrame, **factors: object) -> pd.DataFrame:
+    """Whole-store reads in the reference cell, or in the cell with `factors` changed."""
+    cell = REFERENCE_READ.factors() | factors
+    mask = (summary["operation"] == Operation.READ_MANY) & (summary["phase"] == Phase.READ)
+    for factor, value in cell.items():
+        mask &= summary[factor] == value
+    return summary[mask]
+
+
+def all_reads(summary: pd.DataFrame) -> pd.DataFrame:
+    """Whole-store reads in every cell."""
+    return summary[summary["operation"] == Operation.READ_MANY]
+
+
+def single_image(summary: pd.DataFrame) -> pd.DataFrame:
+    """The tutorial's one-image writes and reads."""
+    return summary[summary["operation"].isin([Operation.WRITE_SINGLE, Operation.READ_SINGLE])]
+
+
+def of_series(frame: pd.DataFrame, series: Series) -> pd.DataFrame:
+    """The rows of one series, by N."""
+    chosen = frame[
+        (frame[FORMAT_COLUMN] == series.format) & (frame["implementation"] == series.implementation)
+    ]
+    return chosen.sort_values("n_images")
+
+
+def series_keys(*frames: pd.DataFrame) -> set[tuple[str, str]]:
+    """The (format, implementation) pairs present in `frames`."""
+    return {
+        (name, implementation)
+        for frame in frames
+        for name, implementation in zip(frame[FORMAT_COLUMN], frame["implementation"], strict=True)
+    }

@@ -1,0 +1,155 @@
+"""Every figure the pipeline draws, declared once: its name, the family module that draws it, the
+report category it is shown under and its caption.
+
+The workflow reads this when it is parsed (a figure job per name, the caption and category in
+Snakemake's HTML report), so it imports nothing heavy. Each family module of `imgbench.present`
+draws the figures that name it (`DRAWERS`). Every figure is written on every run, as PNG and
+SVG: a figure whose data the run did not measure (no `tutorial` implementation, no raw baseline,
+no cold-cache reads...) is written as a titled note saying what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FILE_TYPES: tuple[str, ...] = ("png", "svg")
+TUTORIAL = "1. Tutorial figures"
+IMPLEMENTATIONS = "2. Implementations and baseline"
+VARIATIONS = "3. Read variations"
+DURABILITY = "4. Durable writes"
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str
+    family: str  # the module of imgbench.present that draws it
+    category: str  # where Snakemake's HTML report shows it
+    caption: str  # reStructuredText, shown under it in the HTML report
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    # The seven figures of the Real Python tutorial, one series per (format, implementation).
+    FigureSpec(
+        "store_time_linear",
+        "tutorial",
+        TUTORIAL,
+        "Time to write all N images into a new store (buffered write, the tutorial's measure), "
+        "against N, linear axes. One line per format and implementation; the band is min to max "
+        "over the repeats. Lower is better. The durable cost (write plus syncfs) is in "
+        "*durability*.",
+    ),
+    FigureSpec(
+        "store_time_log",
+        "tutorial",
+        TUTORIAL,
+        "Time to write all N images into a new store (buffered write), against N, log-log axes, "
+        "so the small cutoffs are readable. Lower is better; parallel lines mean the same cost per "
+        "image.",
+    ),
+    FigureSpec(
+        "read_time_linear",
+        "tutorial",
+        TUTORIAL,
+        "Time to open a store, read all N images in order into one array with a warm page cache "
+        "and one reader, and close it, against N, linear axes. Every read was checked bit for bit "
+        "against the images written. Lower is better.",
+    ),
+    FigureSpec(
+        "read_time_log",
+        "tutorial",
+        TUTORIAL,
+        "The reference read (warm cache, in order, one reader) against N, log-log axes. Lower is "
+        "better; the raw baseline is the limit of this machine's memory and disk.",
+    ),
+    FigureSpec(
+        "read_write_linear",
+        "tutorial",
+        TUTORIAL,
+        "Write time (left panel, buffered) and reference read time (right panel: warm cache, in "
+        "order, one reader) against N on linear axes, as in the tutorial. Colour is the format, "
+        "line style the implementation; bands are min to max over the repeats. Lower is better.",
+    ),
+    FigureSpec(
+        "read_write_log",
+        "tutorial",
+        TUTORIAL,
+        "Write time (left panel, buffered) and reference read time (right panel) against N on "
+        "log-log axes. Colour is the format, line style the implementation. Lower is better.",
+    ),
+    FigureSpec(
+        "disk_usage_stacked",
+        "tutorial",
+        TUTORIAL,
+        "Disk space each store takes (``du -sk``, allocated, in MiB), one bar per format and "
+        "implementation, stacked over the cutoffs as in the tutorial. Allocated space counts whole "
+        "filesystem blocks, so one small file per image (PNG) costs more than its bytes; "
+        "``results/tables/disk_usage.csv`` also gives the apparent size.",
+    ),
+    # Comparisons between implementations and with the raw baseline.
+    FigureSpec(
+        "throughput",
+        "comparisons",
+        IMPLEMENTATIONS,
+        "Images per second at the median against N: reads (reference cell: warm cache, in order, "
+        "one reader) and buffered writes, one panel per format and operation, line style telling "
+        "the implementations apart. Higher is better; small cutoffs are dominated by opening a "
+        "store.",
+    ),
+    FigureSpec(
+        "speedup_fast_vs_tutorial",
+        "comparisons",
+        IMPLEMENTATIONS,
+        "How many times faster the ``fast`` implementation is than the ``tutorial`` one at the "
+        "largest cutoff (tutorial median time divided by fast median time), for reads in the "
+        "reference cell and for buffered writes. Above 1 means the engineered code is faster. The "
+        "benchmark report checks the read targets at 100,000 images.",
+    ),
+    FigureSpec(
+        "ratio_to_raw",
+        "comparisons",
+        IMPLEMENTATIONS,
+        "Each store's reference read time divided by the raw baseline's at the largest cutoff. "
+        "1 is the limit of plain file I/O on this machine; the excess is the format's own "
+        "overhead.",
+    ),
+    # Read variations against the reference read cell.
+    FigureSpec(
+        "cache_warm_cold",
+        "variations",
+        VARIATIONS,
+        "Images per second at the largest cutoff with a cold page cache (every file of the store "
+        "written back and evicted with ``posix_fadvise(POSIX_FADV_DONTNEED)`` before each repeat, "
+        "the eviction checked with ``mincore``) against warm, in order, one reader; labels give "
+        "the ratio.",
+    ),
+    FigureSpec(
+        "order_sequential_random",
+        "variations",
+        VARIATIONS,
+        "Images per second at the largest cutoff reading a fixed-seed random permutation one "
+        "image at a time through ``reader[i]``, as a training data loader does, against reading in "
+        "order in bulk (warm cache, one reader); labels give the ratio.",
+    ),
+    FigureSpec(
+        "readers_1_2",
+        "variations",
+        VARIATIONS,
+        "Images per second at the largest cutoff with several reader processes over disjoint "
+        "slices (each opening the store itself after the fork; the clock covers opening, reading "
+        "and closing, not forking) against one reader, warm cache, in order; labels give the "
+        "ratio.",
+    ),
+    # The cost of durable writes.
+    FigureSpec(
+        "durability",
+        "durability",
+        DURABILITY,
+        "Time to write each store at the largest cutoff and make it durable: the buffered write "
+        "plus one ``syncfs`` of the store's filesystem, which makes every file and folder it wrote "
+        "durable; labels give the total and the share spent in sync. The tutorial's LMDB syncs on "
+        "commit by itself, other formats never do, so only the total compares them fairly.",
+    ),
+)
+BY_NAME: dict[str, FigureSpec] = {spec.name: spec for spec in FIGURES}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(spec.family for spec in FIGURES))

@@ -1,0 +1,447 @@
+"""The figures of imgbench.present: written, readable, labelled, reproducible, atomic, and written
+as notes when a run did not measure what they show; every figure declared once and drawn by its
+family."""
+
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from imgbench import stores
+from imgbench.cells import Presentation
+from imgbench.present import registry
+from imgbench.present.data import FigureData
+from imgbench.present.drawing import figure, write_figure
+from imgbench.present.registry import FILE_TYPES
+
+FIGURES = registry.NAMES
+PRESENTATIONS = {name: stores.presentation(name) for name in stores.formats()}
+
+
+def figure_paths(outdir: Path) -> list[Path]:
+    return [outdir / f"{name}.{file_type}" for name in FIGURES for file_type in FILE_TYPES]
+
+
+def plot_figure(name: str, summary: pd.DataFrame, disk: pd.DataFrame, outdir: Path) -> list[Path]:
+    """One figure as its job draws it (the tables checked first)."""
+    data = FigureData.of(summary, disk, PRESENTATIONS)
+    paths = [outdir / f"{name}.{file_type}" for file_type in FILE_TYPES]
+    write_figure(name, registry.BY_NAME[name].family, data, paths)
+    return paths
+
+
+def plot_all(summary: pd.DataFrame, disk: pd.DataFrame, outdir: Path) -> list[Path]:
+    """Every figure, after checking the tables once: bad input writes nothing."""
+    data = FigureData.of(summary, disk, PRESENTATIONS)
+    for spec in registry.FIGURES:
+        paths = [outdir / f"{spec.name}.{file_type}" for file_type in FILE_TYPES]
+        write_figure(spec.name, spec.family, data, paths)
+    return figure_paths(outdir)
+
+
+CUTOFFS = (10, 100, 1000)
+# Plausible per-image seconds (buffered write, reference read) and KiB per image, per series.
+PER_IMAGE = {
+    ("png", "tutorial"): (4e-4, 2e-4, 4.1),
+    ("png", "fast"): (1e-4, 5e-5, 4.1),
+    ("lmdb", "tutorial"): (5e-5, 3e-5, 3.2),
+    ("lmdb", "fast"): (1.5e-5, 4e-6, 3.1),
+    ("hdf5", "tutorial"): (3e-5, 2e-5, 3.0),
+    ("hdf5", "fast"): (1e-5, 5e-6, 3.0),
+    ("raw", "baseline"): (2e-6, 3e-6, 3.0),
+}
+FAST_ONLY = {key: value for key, value in PER_IMAGE.items() if key[1] == "fast"}
+ALL_READS = {"cache": ("warm", "cold"), "order": ("sequential", "random"), "readers": (1, 2)}
+# Factor applied to the reference read time by each variation.
+SLOWDOWN = {"cold": 3.0, "random": 1.5, 2: 0.6}
+SERIES_LABELS = (
+    "PNG tutorial",
+    "PNG fast",
+    "LMDB tutorial",
+    "LMDB fast",
+    "HDF5 tutorial",
+    "HDF5 fast",
+    "raw",
+)
+TIME_FIGURES = [name for name in FIGURES if name.startswith(("store_time", "read_time", "read_w"))]
+TITLES = {
+    "store_time_linear": "Storage time",
+    "store_time_log": "Storage time (log scale)",
+    "read_time_linear": "Read time",
+    "read_time_log": "Read time (log scale)",
+    "read_write_linear": "Read and write time",
+    "read_write_log": "Read and write time (log scale)",
+}
+
+
+def median(per_image: float, n: int) -> float:
+    return per_image * n + 2e-3
+
+
+def summary_row(series, n, operation, phase, cache, order, readers, seconds) -> dict:
+    return {
+        "method": series[0],
+        "implementation": series[1],
+        "n_images": n,
+        "operation": operation,
+        "phase": phase,
+        "cache": cache,
+        "order": order,
+        "readers": readers,
+        "samples": 3,
+        "images": n,
+        "seconds_median": seconds,
+        "seconds_min": seconds * 0.9,
+        "seconds_max": seconds * 1.2,
+        "seconds_p90": seconds * 1.15,
+        "spread": 0.3,
+        "images_per_second": n / seconds,
+        "resident_fraction_max": 0.0 if cache == "cold" else np.nan,
+    }
+
+
+def make_summary(series=PER_IMAGE, reads=ALL_READS, sync: bool = True) -> pd.DataFrame:
+    """A summary table as the workflow writes it, single-image rows included (not plotted)."""
+    rows = []
+    for key, (write, read, _) in series.items():
+        for n in CUTOFFS:
+            rows.append(
+                summary_row(key, n, "write_many", "write", "n/a", "n/a", 1, median(write, n))
+            )
+            if sync:
+                seconds = 0.3 * median(write, n) + 1e-3
+                rows.append(summary_row(key, n, "write_many", "sync", "n/a", "n/a", 1, seconds))
+            cells = [("warm", "sequential", 1)]
+            cells += [(cache, "sequential", 1) for cache in reads["cache"] if cache != "warm"]
+            cells += [("warm", order, 1) for order in reads["order"] if order != "sequential"]
+            cells += [("warm", "sequential", count) for count in reads["readers"] if count != 1]
+            for cache, order, readers in cells:
+                factor = np.prod([SLOWDOWN.get(value, 1.0) for value in (cache, order, readers)])
+                seconds = median(read, n) * factor
+                rows.append(
+                    summary_row(key, n, "read_many", "read", cache, order, readers, seconds)
+                )
+        rows.append(summary_row(key, 1, "write_single", "write", "n/a", "n/a", 1, 1e-3))
+        rows.append(summary_row(key, 1, "read_single", "read", "warm", "random", 1, 1e-3))
+    return pd.DataFrame(rows)
+
+
+def make_disk(series=PER_IMAGE) -> pd.DataFrame:
+    """A disk table: one store per series and cutoff, sizes growing with N."""
+    return pd.DataFrame(
+        [
+            {
+                "method": method,
+                "implementation": implementation,
+                "n_images": n,
+                "kib_allocated": int(kib * n) + 4,
+                "kib_apparent": int(kib * n * 0.9) + 1,
+            }
+            for (method, implementation), (_, _, kib) in series.items()
+            for n in CUTOFFS
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """Render the full run once; most tests only inspect the files."""
+    outdir = tmp_path_factory.mktemp("plots") / "nested" / "figures"
+    return outdir, plot_all(make_summary(), make_disk(), outdir)
+
+
+@pytest.fixture(scope="module")
+def sparse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Render a run with only `fast` implementations, no raw, no read variations, no sync."""
+    outdir = tmp_path_factory.mktemp("sparse")
+    reads = {"cache": ("warm",), "order": ("sequential",), "readers": (1,)}
+    fast = {key: value for key, value in FAST_ONLY.items() if key[0] != "raw"}
+    plot_all(make_summary(fast, reads, sync=False), make_disk(fast), outdir)
+    return outdir
+
+
+def svg_text(outdir: Path, name: str) -> str:
+    return (outdir / f"{name}.svg").read_text(encoding="utf-8")
+
+
+def ratio_label(value: float) -> str:
+    return f"{value:.3g}×"
+
+
+def test_every_figure_is_declared_once_and_drawn_by_its_family() -> None:
+    assert len(FIGURES) == len(set(FIGURES)) == 14 and FILE_TYPES == ("png", "svg")
+    drawn = {}
+    for family in registry.FAMILIES:
+        drawers = importlib.import_module(f"imgbench.present.{family}").DRAWERS
+        drawn |= dict.fromkeys(drawers, family)
+    assert drawn == {spec.name: spec.family for spec in registry.FIGURES}
+    assert all(spec.caption and spec.category for spec in registry.FIGURES)
+
+
+def test_the_registry_imports_nothing_heavy() -> None:
+    """The workflow reads it when it is parsed."""
+    code = "import sys, imgbench.present.registry; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_plot_all_writes_all_files_and_nothing_else(rendered: tuple[Path, list[Path]]) -> None:
+    outdir, paths = rendered
+    assert paths == figure_paths(outdir)
+    for path in paths:
+        assert path.is_file() and path.stat().st_size > 1000, path
+    # No temporary files are left behind by the atomic writes.
+    assert sorted(outdir.iterdir()) == sorted(paths)
+
+
+def test_pngs_open_with_sensible_size(rendered: tuple[Path, list[Path]]) -> None:
+    outdir, _ = rendered
+    for name in FIGURES:
+        with Image.open(outdir / f"{name}.png") as image:
+            image.verify()
+        with Image.open(outdir / f"{name}.png") as image:
+            width, height = image.size
+        assert 900 <= width <= 2000 and 500 <= height <= 1200, (name, image.size)
+        assert width > height, name
+
+
+def test_time_figures_have_labels_titles_and_every_series(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    outdir, _ = rendered
+    for name in TIME_FIGURES:
+        text = svg_text(outdir, name)
+        assert "Number of images" in text and "Time (s)" in text, name
+        assert f"<!-- {TITLES[name]} -->" in text, name
+        for label in SERIES_LABELS:
+            assert f"<!-- {label} -->" in text, (name, label)
+        assert "No " not in text, name  # no "No ... in this run" note
+    for name in ("read_write_linear", "read_write_log"):
+        text = svg_text(outdir, name)
+        assert "<!-- Write (buffered) -->" in text, name
+        assert "<!-- Read (warm cache, sequential, 1 reader) -->" in text, name
+
+
+def test_series_keep_fixed_colours_and_implementation_styles(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    text = svg_text(rendered[0], "read_time_log")
+    for colour in ("#1f77b4", "#ff7f0e", "#2ca02c", "#000000"):  # PNG, LMDB, HDF5, raw
+        assert f"stroke: {colour}" in text, colour
+    # Solid fast, dashed tutorial, dotted baseline lines.
+    assert "stroke-dasharray" in text
+
+
+def test_disk_figure_has_series_and_cutoff_legend(rendered: tuple[Path, list[Path]]) -> None:
+    text = svg_text(rendered[0], "disk_usage_stacked")
+    assert "Disk use (MiB, du -sk)" in text
+    assert "Disk space used by each method" in text
+    for label in ("N = 10", "N = 100", "N = 1,000", "raw"):
+        assert f"<!-- {label} -->" in text, label
+    png_tutorial = sum(int(4.1 * n) + 4 for n in CUTOFFS) / 1024
+    assert f"<!-- {png_tutorial:,.1f} MiB -->" in text
+    # Bar figures name each series on two lines, which the SVG keeps as two texts.
+    for word in ("PNG", "LMDB", "HDF5", "tutorial", "fast"):
+        assert f"<!-- {word} -->" in text, word
+
+
+def test_throughput_has_a_panel_per_method_and_legend(rendered: tuple[Path, list[Path]]) -> None:
+    text = svg_text(rendered[0], "throughput")
+    assert "Throughput (images per second, higher is better)" in text
+    assert "Number of images" in text and "Read images/s" in text and "Write images/s" in text
+    for method in ("PNG", "LMDB", "HDF5"):
+        assert f"<!-- {method} · read -->" in text and f"<!-- {method} · write -->" in text
+    for label in ("tutorial", "fast", "raw (reference)"):
+        assert f"<!-- {label} -->" in text, label
+
+
+def test_speedup_bars_are_labelled_with_tutorial_over_fast(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    text = svg_text(rendered[0], "speedup_fast_vs_tutorial")
+    assert "at N = 1,000" in text and "Tutorial time ÷ fast time" in text
+    for method, label in (("png", "PNG"), ("lmdb", "LMDB"), ("hdf5", "HDF5")):
+        assert f"<!-- {label} -->" in text
+        for kind, index in (("read", 1), ("write", 0)):
+            tutorial = median(PER_IMAGE[method, "tutorial"][index], 1000)
+            fast = median(PER_IMAGE[method, "fast"][index], 1000)
+            assert f"<!-- {ratio_label(tutorial / fast)} -->" in text, (method, kind)
+    assert "<!-- 1× (same time) -->" in text
+
+
+def test_ratio_to_raw_bars_are_labelled_with_read_over_raw(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    text = svg_text(rendered[0], "ratio_to_raw")
+    assert "Read time ÷ raw read time" in text and "at N = 1,000" in text
+    raw = median(PER_IMAGE["raw", "baseline"][1], 1000)
+    for key, (_, read, _) in PER_IMAGE.items():
+        if key[0] != "raw":
+            assert f"<!-- {ratio_label(median(read, 1000) / raw)} -->" in text, key
+
+
+@pytest.mark.parametrize(
+    ("name", "reference", "variation", "ratio"),
+    [
+        ("cache_warm_cold", "warm cache (reference)", "cold cache", 1 / 3),
+        ("order_sequential_random", "sequential (reference)", "random", 1 / 1.5),
+        ("readers_1_2", "1 reader (reference)", "2 readers", 1 / 0.6),
+    ],
+)
+def test_variation_figures_compare_with_the_reference_cell(
+    rendered: tuple[Path, list[Path]], name: str, reference: str, variation: str, ratio: float
+) -> None:
+    text = svg_text(rendered[0], name)
+    assert "Images per second (higher is better)" in text and "at N = 1,000" in text
+    assert f"<!-- {reference} -->" in text and f"<!-- {variation} -->" in text
+    assert f"<!-- {ratio_label(ratio)} -->" in text
+    assert "<!-- raw -->" in text and "<!-- tutorial -->" in text and "<!-- fast -->" in text
+
+
+def test_durability_stacks_write_and_sync(rendered: tuple[Path, list[Path]]) -> None:
+    text = svg_text(rendered[0], "durability")
+    assert "Time (s)" in text and "at N = 1,000" in text
+    assert "<!-- buffered write -->" in text and "<!-- sync (syncfs) -->" in text
+    write = median(PER_IMAGE["png", "tutorial"][0], 1000)
+    sync = 0.3 * write + 1e-3
+    assert f"<!-- {(write + sync) * 1000:.3g} ms -->" in text
+    assert f"<!-- sync {sync / (write + sync):.0%} -->" in text
+
+
+def test_missing_data_still_writes_every_file_as_a_note(sparse: Path) -> None:
+    assert sorted(sparse.iterdir()) == sorted(figure_paths(sparse))
+    notes = {
+        "speedup_fast_vs_tutorial": "No method with both tutorial and fast timings in this run",
+        "ratio_to_raw": "No raw baseline reads in this run",
+        "cache_warm_cold": "No cold-cache reads in this run",
+        "order_sequential_random": "No random-order reads in this run",
+        "readers_1_2": "No reads with 2 or more readers in this run",
+        "durability": "No sync (syncfs) timings in this run",
+    }
+    for name in FIGURES:
+        with Image.open(sparse / f"{name}.png") as image:
+            image.verify()
+        text = svg_text(sparse, name)
+        if name in notes:
+            assert f"<!-- {notes[name]} -->" in text, name
+        else:  # figures with data keep plotting what there is, with no empty series
+            assert "in this run" not in text, name
+            assert "fast" in text and "tutorial" not in text and "<!-- raw" not in text, name
+
+
+def test_same_input_gives_byte_identical_files(
+    rendered: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    outdir, _ = rendered
+    for name in ("cache_warm_cold", "speedup_fast_vs_tutorial"):
+        for path in plot_figure(name, make_summary(), make_disk(), tmp_path):
+            assert path.read_bytes() == (outdir / path.name).read_bytes(), path.name
+
+
+def test_row_order_does_not_change_output(
+    rendered: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    outdir, _ = rendered
+    summary = make_summary().sample(frac=1.0, random_state=3)
+    disk = make_disk().sample(frac=1.0, random_state=4)
+    for name in ("read_time_linear", "disk_usage_stacked", "speedup_fast_vs_tutorial"):
+        plot_figure(name, summary, disk, tmp_path)
+        assert svg_text(tmp_path, name) == svg_text(outdir, name), name
+
+
+def test_unknown_method_uses_its_name_and_known_colours_stay_fixed(tmp_path: Path) -> None:
+    series = {
+        ("lmdb", "fast"): PER_IMAGE["lmdb", "fast"],
+        ("zarr", "fast"): (2e-5, 1e-5, 3.1),
+        ("zarr", "tutorial"): (4e-5, 2e-5, 3.1),
+    }
+    for name in ("read_write_linear", "disk_usage_stacked"):
+        plot_figure(name, make_summary(series), make_disk(series), tmp_path)
+    text = svg_text(tmp_path, "read_write_linear")
+    assert "zarr fast" in text and "zarr tutorial" in text and "LMDB fast" in text
+    assert "#ff7f0e" in text  # LMDB keeps tab:orange even without PNG present
+    assert "#1f77b4" not in text  # PNG's blue is not handed to the unknown method
+    assert "zarr" in svg_text(tmp_path, "disk_usage_stacked")
+
+
+def test_a_formats_presentation_sets_its_label_colour_marker_and_place(tmp_path: Path) -> None:
+    series = {("lmdb", "fast"): PER_IMAGE["lmdb", "fast"], ("zarr", "fast"): (2e-5, 1e-5, 3.1)}
+    zarr = Presentation(label="Zarr v3", colour="#123456", marker="*", rank=5)
+    data = FigureData.of(make_summary(series), make_disk(series), {**PRESENTATIONS, "zarr": zarr})
+    write_figure("read_time_log", "tutorial", data, [tmp_path / "read_time_log.svg"])
+    text = svg_text(tmp_path, "read_time_log")
+    assert "<!-- Zarr v3 fast -->" in text and "stroke: #123456" in text
+    assert text.index("<!-- Zarr v3 fast -->") < text.index("<!-- LMDB fast -->")  # rank 5 < 20
+    zarr_fast = next(one for one in data.series(data.summary) if one.format == "zarr")
+    assert data.line_style(zarr_fast)["marker"] == "*"
+
+
+def test_readers_figure_uses_the_smallest_reader_count_above_one(tmp_path: Path) -> None:
+    summary = make_summary(FAST_ONLY, {**ALL_READS, "readers": (1, 4, 8)})
+    plot_figure("readers_1_2", summary, make_disk(FAST_ONLY), tmp_path)
+    text = svg_text(tmp_path, "readers_1_2")
+    assert "<!-- 1 reader (reference) -->" in text and "<!-- 4 readers -->" in text
+    assert "8 readers" not in text
+
+
+def test_a_figure_its_family_does_not_draw_is_refused() -> None:
+    data = FigureData.of(make_summary(), make_disk(), PRESENTATIONS)
+    with pytest.raises(ValueError, match="family 'variations' draws no figure 'pie'"):
+        figure("pie", "variations", data)
+
+
+@pytest.mark.parametrize(
+    ("summary", "disk", "message"),
+    [
+        (make_summary().iloc[0:0], make_disk(), "summary table is empty"),
+        (make_summary(), make_disk().iloc[0:0], "disk table is empty"),
+        (
+            make_summary().drop(columns=["implementation", "phase"]),
+            make_disk(),
+            "summary table lacks column(s): implementation, phase",
+        ),
+        (
+            make_summary(),
+            make_disk().drop(columns="kib_allocated"),
+            "disk table lacks column(s): kib_allocated",
+        ),
+        (
+            make_summary().astype({"seconds_median": object}).replace({0.006: "slow"}),
+            make_disk(),
+            "summary table column 'seconds_median' has non-numeric values",
+        ),
+        (
+            pd.concat([make_summary(), make_summary().iloc[[0]]]),
+            make_disk(),
+            "summary table repeats the row for {'method': 'png'",
+        ),
+        (make_summary(), pd.concat([make_disk()] * 2), "disk table repeats the row"),
+    ],
+)
+def test_bad_tables_raise_before_writing_anything(
+    summary: pd.DataFrame, disk: pd.DataFrame, message: str, tmp_path: Path
+) -> None:
+    outdir = tmp_path / "figures"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plot_all(summary, disk, outdir)
+    assert not outdir.exists()
+
+
+def test_failed_save_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash_midway(self: Figure, handle, **kwargs) -> None:
+        handle.write(b"half a figure")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", crash_midway)
+    with pytest.raises(RuntimeError, match="disk full"):
+        plot_all(make_summary(), make_disk(), tmp_path)
+    assert list(tmp_path.iterdir()) == []
