@@ -1,0 +1,74 @@
+"""A new storage format is one module: the README's example, written into a copy of the project
+with no other file edited, is measured, tabled, reported and drawn like the built-in formats."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from imgbench.checksums import file_digest
+from imgbench.present.registry import NAMES
+
+from conftest import REPO, TINY_CONFIG, copy_project, merged, run_snakemake
+
+pytestmark = pytest.mark.pipeline
+
+
+def readme_example() -> tuple[str, str]:
+    """(format name, module source) of the example in the README's "Adding a storage format"."""
+    readme = (REPO / "README.md").read_text()
+    found = re.search(r"<!-- example-format: (\w+) -->\n```python\n(.*?)```", readme, re.S)
+    assert found, "the README lost its example format"
+    return found[1], found[2]
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Checksum of every file of the project copy, by its path, outside what a run writes."""
+    return {
+        path.relative_to(root).as_posix(): file_digest(path)
+        for folder in ("src", "workflow", "config", "profiles")
+        for path in (root / folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    } | {"Snakefile": file_digest(root / "Snakefile")}
+
+
+def test_the_readme_example_format_runs_through_the_whole_pipeline(tmp_path: Path) -> None:
+    name, source = readme_example()
+    project = copy_project(tmp_path)
+    before = tree(project)
+    (project / f"src/imgbench/stores/{name}.py").write_text(source)
+    assert tree(project).keys() - before.keys() == {f"src/imgbench/stores/{name}.py"}
+    assert {path: digest for path, digest in tree(project).items() if path in before} == before
+
+    config = merged(
+        TINY_CONFIG,
+        cutoffs=[10, 40],
+        methods=[name, "lmdb"],
+        implementations=["tutorial", "fast"],  # the example has `fast` only
+        baseline=False,
+    )
+    run = run_snakemake(project, config)
+    assert run.returncode == 0, run.output[-4000:]
+    results = project / "results"
+
+    summary = pd.read_csv(results / "tables/summary.csv")
+    stores = set(zip(summary.method, summary.implementation, strict=True))
+    assert stores == {(name, "fast"), ("lmdb", "tutorial"), ("lmdb", "fast")}
+    example = summary[summary.method == name]
+    assert set(example.operation) == {"write_many", "read_many", "write_single", "read_single"}
+    disk = pd.read_csv(results / "tables/disk_usage.csv")
+    assert sorted(disk[disk.method == name].n_images) == [10, 40]
+    assert (disk[disk.method == name].kib_allocated > 0).all()
+
+    # Its presentation names it in the report's tables and in the figures' legends.
+    label = re.search(r'Presentation\(label="([^"]+)"', source)[1] + " fast"
+    report = (results / "tables/benchmark.md").read_text()
+    assert f"| {label} |" in report and "| LMDB fast |" in report
+    for figure in ("read_time_log", "store_time_linear", "read_write_log"):
+        svg = (results / f"figures/{figure}.svg").read_text()
+        assert f"<!-- {label} -->" in svg and "<!-- LMDB tutorial -->" in svg, figure
+    for figure in NAMES:
+        assert (results / f"figures/{figure}.png").stat().st_size > 1000, figure
