@@ -63,7 +63,7 @@ def _imports(
     """(module, followed whole) for each import in the file `path` of module `module`: the
     module-level ones only unless `whole`. The packages above each module come along."""
     imported: list[tuple[str, bool]] = []
-    for statement in _import_statements(_parse(path), whole=whole):
+    for statement in _import_statements(_parse(path).body, whole=whole):
         if isinstance(statement, ast.Import):
             for alias in statement.names:
                 imported += _with_parents(alias.name, whole=True)
@@ -94,19 +94,19 @@ def _absolute(statement: ast.ImportFrom, module: str | None, path: Path) -> str:
     return ".".join([*package, statement.module] if statement.module else package)
 
 
-def _import_statements(node: ast.AST, *, whole: bool) -> Iterator[ast.Import | ast.ImportFrom]:
-    """The import statements under `node` that run: all of them if `whole`, else those that run
-    when the module is imported (not inside functions); never those under `if TYPE_CHECKING:`."""
-    for child in ast.iter_child_nodes(node):
-        if _is_type_checking_block(child):
-            for statement in child.orelse:
-                yield from _import_statements(ast.Module([statement], []), whole=whole)
-            continue
-        if not whole and isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            continue
-        if isinstance(child, ast.Import | ast.ImportFrom):
-            yield child
-        yield from _import_statements(child, whole=whole)
+def _import_statements(
+    nodes: Iterable[ast.AST], *, whole: bool
+) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The import statements in and under `nodes` that run: all of them if `whole`, else those
+    that run when the module is imported (not inside functions); never those under
+    `if TYPE_CHECKING:`."""
+    for node in nodes:
+        if _is_type_checking_block(node):
+            yield from _import_statements(node.orelse, whole=whole)
+        elif whole or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                yield node
+            yield from _import_statements(ast.iter_child_nodes(node), whole=whole)
 
 
 def _is_type_checking_block(node: ast.AST) -> bool:
