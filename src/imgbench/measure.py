@@ -141,7 +141,7 @@ def time_write_many(
 
 def time_reads(
     store: Store,
-    path: Path,
+    store_dir: Path,
     expected_images: np.ndarray,
     expected_labels: np.ndarray,
     repeats: int,
@@ -150,9 +150,9 @@ def time_reads(
 ) -> list[Timing]:
     """Time reading the whole store in every cell, `repeats` times each, verifying every read."""
     count = len(expected_labels)
-    with store.open(path) as reader:
+    with store.open(store_dir) as reader:
         if len(reader) != count:
-            raise StoreError(f"{path} holds {len(reader)} images, expected {count}")
+            raise StoreError(f"{store_dir} holds {len(reader)} images, expected {count}")
     permutation = np.random.default_rng(seed).permutation(count)
     timings = []
     warmed_up = False
@@ -163,11 +163,11 @@ def time_reads(
             # One untimed, verified read warms the page cache and the code paths. Every later
             # cell follows a full read of the store (even a cold one ends with it all cached),
             # so a warm-up per cell would only add minutes to the largest stores.
-            _timed_read(store, path, indices, cell, expected)
+            _timed_read(store, store_dir, indices, cell, expected)
             warmed_up = True
         for repeat in range(repeats):
-            resident = pagecache.cold(path) if cell.cache == Cache.COLD else None
-            seconds = _timed_read(store, path, indices, cell, expected)
+            resident = pagecache.cold(store_dir) if cell.cache == Cache.COLD else None
+            seconds = _timed_read(store, store_dir, indices, cell, expected)
             timings.append(
                 Timing(
                     Operation.READ_MANY,
@@ -186,31 +186,31 @@ def time_reads(
 
 def _timed_read(
     store: Store,
-    path: Path,
+    store_dir: Path,
     indices: np.ndarray,
     cell: ReadCell,
     expected: tuple[np.ndarray, np.ndarray],
 ) -> float:
     """Seconds to open the store, read `indices` as the cell says and close it; then verify."""
     if cell.readers > 1:
-        with _ReaderProcesses(store, path, indices, cell) as processes:
+        with _ReaderProcesses(store, store_dir, indices, cell) as processes:
             seconds, (images, labels) = timed(processes.run)
             verify(images, labels, *expected)
             del images, labels  # views of shared memory, which closes on exit
         return seconds
     if cell.order == Order.RANDOM:
-        seconds, (images, labels) = timed(_read_one_at_a_time, store, path, indices, None)
+        seconds, (images, labels) = timed(_read_one_at_a_time, store, store_dir, indices, None)
     else:
-        seconds, (images, labels) = timed(store.read_many, path, indices)
+        seconds, (images, labels) = timed(store.read_many, store_dir, indices)
     verify(images, labels, *expected)
     return seconds
 
 
 def _read_one_at_a_time(
-    store: Store, path: Path, indices: np.ndarray, workers: int | None
+    store: Store, store_dir: Path, indices: np.ndarray, workers: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """`reader[i]` for each index in turn, as a data loader's `__getitem__` does."""
-    with store.open(path, workers=workers) as reader:
+    with store.open(store_dir, workers=workers) as reader:
         images: np.ndarray | None = None
         labels = np.empty(len(indices), dtype=np.uint8)
         for row, index in enumerate(indices):
@@ -219,7 +219,7 @@ def _read_one_at_a_time(
                 images = np.empty((len(indices), *image.shape), dtype=np.uint8)
             images[row] = image
     if images is None:
-        raise StoreError(f"no images requested from {path}")
+        raise StoreError(f"no images requested from {store_dir}")
     return images, labels
 
 
@@ -231,8 +231,8 @@ class _ReaderProcesses:
     a measurement covers opening, reading and closing, but not forking.
     """
 
-    def __init__(self, store: Store, path: Path, indices: np.ndarray, cell: ReadCell) -> None:
-        with store.open(path) as reader:
+    def __init__(self, store: Store, store_dir: Path, indices: np.ndarray, cell: ReadCell) -> None:
+        with store.open(store_dir) as reader:
             self.shape = reader[0][0].shape
         self.count = len(indices)
         self.pixels = self.count * math.prod(self.shape)
@@ -242,7 +242,7 @@ class _ReaderProcesses:
         workers = max(1, worker_count(None) // cell.readers)
         self.processes = [
             context.Process(
-                target=self._read_slice, args=(store, path, indices, rows, cell.order, workers)
+                target=self._read_slice, args=(store, store_dir, indices, rows, cell.order, workers)
             )
             for rows in np.array_split(np.arange(self.count), cell.readers)
         ]
@@ -257,7 +257,7 @@ class _ReaderProcesses:
     def _read_slice(
         self,
         store: Store,
-        path: Path,
+        store_dir: Path,
         indices: np.ndarray,
         rows: np.ndarray,
         order: str,
@@ -265,9 +265,9 @@ class _ReaderProcesses:
     ) -> None:
         self.go.wait()
         if order == Order.RANDOM:
-            part = _read_one_at_a_time(store, path, indices[rows], workers)
+            part = _read_one_at_a_time(store, store_dir, indices[rows], workers)
         else:
-            part = store.read_many(path, indices[rows], workers=workers)
+            part = store.read_many(store_dir, indices[rows], workers=workers)
         images, labels = self.arrays()
         images[rows], labels[rows] = part
 

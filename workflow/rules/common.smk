@@ -23,7 +23,7 @@ DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
 READS = config["reads"]
 STORES_FOLDER = config["stores"]["folder"]
-STORE = os.path.join(STORES_FOLDER, "{format}/{implementation}/{n}")
+STORE_DIR = os.path.join(STORES_FOLDER, "{format}/{implementation}/{n}")
 # Every (format, implementation) measured; `methods` is the config's name for the formats.
 STORES = measured_stores(config)
 FORMATS = list(dict.fromkeys(name for name, _ in STORES))
@@ -94,8 +94,12 @@ def store_output():
     """A store as its build job's output. In a node-local folder it is temporary and grouped with
     the jobs that read and measure it, so a cluster runs the three as one job on one node and
     Snakemake never looks for the store from the submitting machine."""
-    store = directory(STORE)
-    return temp(store, group_jobs=True) if config["stores"]["node_local"] else store
+    store_dir = directory(STORE_DIR)
+    return (
+        temp(store_dir, group_jobs=True)
+        if config["stores"]["node_local"]
+        else store_dir
+    )
 
 
 IMAGE_BYTES = 32 * 32 * 3

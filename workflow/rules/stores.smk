@@ -8,7 +8,7 @@ rule build_store:
         pool="results/dataset/pool.npz",
         code=store_code("build_store.py"),
     output:
-        store=store_output(),
+        store_dir=store_output(),
         table="results/measurements/{format}/{implementation}/{n}/write_many.csv",
     log:
         "results/logs/build_store/{format}/{implementation}/{n}.log",
@@ -30,7 +30,7 @@ rule build_store:
 rule read_store:
     input:
         pool="results/dataset/pool.npz",
-        store=STORE,
+        store_dir=STORE_DIR,
         code=store_code("read_store.py"),
     output:
         table="results/measurements/{format}/{implementation}/{n}/read_many.csv",
@@ -81,7 +81,7 @@ rule single_image:
 
 rule disk_usage:
     input:
-        store=STORE,
+        store_dir=STORE_DIR,
         code=store_code("disk_usage.py"),
     output:
         table="results/measurements/{format}/{implementation}/{n}/disk_usage.csv",

@@ -10,6 +10,6 @@ with job_log(snakemake.log[0]):
     measure_store(
         get_store(snakemake.wildcards.format, snakemake.wildcards.implementation),
         n_images=int(snakemake.wildcards.n),
-        store_dir=Path(snakemake.input.store),
+        store_dir=Path(snakemake.input.store_dir),
         table=Path(snakemake.output.table),
     )

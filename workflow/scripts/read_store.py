@@ -11,7 +11,7 @@ with job_log(snakemake.log[0]):
         get_store(snakemake.wildcards.format, snakemake.wildcards.implementation),
         pool=Path(snakemake.input.pool),
         n_images=int(snakemake.wildcards.n),
-        store_dir=Path(snakemake.input.store),
+        store_dir=Path(snakemake.input.store_dir),
         table=Path(snakemake.output.table),
         repeats=snakemake.params.repeats,
         caches=list(snakemake.params.caches),
