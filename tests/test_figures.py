@@ -373,7 +373,7 @@ def test_unknown_method_uses_its_name_and_known_colours_stay_fixed(tmp_path: Pat
 
 def test_a_formats_presentation_sets_its_label_colour_marker_and_place(tmp_path: Path) -> None:
     series = {("lmdb", "fast"): PER_IMAGE["lmdb", "fast"], ("zarr", "fast"): (2e-5, 1e-5, 3.1)}
-    zarr = Presentation(label="Zarr v3", colour="#123456", marker="*", rank=5)
+    zarr = Presentation(label="Zarr v3", colour="#123456", line_marker="*", rank=5)
     data = FigureData.of(make_summary(series), make_disk(series), {**PRESENTATIONS, "zarr": zarr})
     write_figure("read_time_log", "tutorial", data, [tmp_path / "read_time_log.svg"])
     text = svg_text(tmp_path, "read_time_log")

@@ -87,7 +87,6 @@ def read_cells(
 
 BASELINE_FORMAT = "raw"  # the physical baseline, measured when config `baseline` is true
 BASELINE = "baseline"  # its only implementation
-IMPLEMENTATION_ORDER = ("tutorial", "fast", BASELINE)
 DEFAULT_RANK = 50  # formats without a rank follow the tutorial's three, by name
 BASELINE_RANK = 100  # the baseline comes last
 
@@ -102,7 +101,7 @@ class Presentation:
 
     label: str | None = None  # display name, e.g. "HDF5"; default: the format's name
     colour: str | None = None  # a matplotlib colour, fixed in every figure and run
-    marker: str | None = None  # a matplotlib marker replacing the implementation's
+    line_marker: str | None = None  # a matplotlib marker replacing the implementation's
     rank: int = DEFAULT_RANK  # position among formats: the tutorial's order is 10, 20, 30
 
     def label_for(self, name: str) -> str:
@@ -150,11 +149,14 @@ def format_rank(name: str, presentation: Presentation) -> tuple[int, str]:
     return presentation.rank, name
 
 
+IMPLEMENTATION_RANKS = {"tutorial": 0, "fast": 1, BASELINE: 3}  # any other implementation: 2
+
+
 def implementation_rank(implementation: str) -> tuple[int, str]:
     """The tutorial's code first, then `fast`, other implementations by name, the baseline last."""
-    if implementation in IMPLEMENTATION_ORDER:
-        return IMPLEMENTATION_ORDER.index(implementation) + (implementation == BASELINE), ""
-    return IMPLEMENTATION_ORDER.index(BASELINE), implementation
+    if implementation in IMPLEMENTATION_RANKS:
+        return IMPLEMENTATION_RANKS[implementation], ""
+    return 2, implementation
 
 
 # --- Table columns --------------------------------------------------------------------------------

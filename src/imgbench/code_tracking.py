@@ -110,7 +110,12 @@ def _import_statements(
 
 
 def _is_type_checking_block(node: ast.AST) -> bool:
-    return isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+    """`if TYPE_CHECKING:` or `if typing.TYPE_CHECKING:`, whose body never runs."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+    return isinstance(test, ast.Name | ast.Attribute) and name == "TYPE_CHECKING"
 
 
 @cache

@@ -1,10 +1,9 @@
 """Where a set of results came from: code, config, data, software and machine, under one run id.
 
 A number without these is worthless to whoever cites it. The record is written by a pipeline job
-whose params hold everything known before the run that shapes the numbers (the code the measuring
-jobs run, config, software, machine), so any change to them reruns it, and whose inputs are the
-verified archive and every per-job table, so new measurements rerun it too. Every row of the
-aggregated tables carries its run id.
+whose params hold the config, the software and the machine, so a change to any of them reruns it,
+and whose inputs are the verified archive and every per-job table, so new measurements (new code
+in a measuring job included) rerun it too. Every row of the aggregated tables carries its run id.
 
 The record names the code state when it was written: the git commit, whether the tree differed
 from it, and a hash of the workflow's files. Code that only presents the numbers (figures, the
@@ -28,7 +27,6 @@ from imgbench import machine
 from imgbench.atomic_files import atomic_path
 from imgbench.cells import DISK_COLUMNS, FORMAT_COLUMN, TIMING_COLUMNS
 from imgbench.checksums import file_digest, files_sha256
-from imgbench.tables import concat_tables
 
 # What the code state hashes: everything that decides what the pipeline does.
 SOURCE_GLOBS = (
@@ -151,6 +149,8 @@ def record_provenance(
     effective_config: Path,
 ) -> None:
     """The provenance job: the record of this run, and the effective config beside it."""
+    from imgbench.tables import concat_tables  # imported here: `tables` reads records with `read`
+
     stores = concat_tables(disk_tables, DISK_COLUMNS)
     timings = concat_tables(timing_tables, TIMING_COLUMNS)
     measured_on = timings[["host", "filesystem"]].astype(str).drop_duplicates()

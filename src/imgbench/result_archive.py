@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from imgbench import provenance
 from imgbench.atomic_files import exclusive_path
 from imgbench.cells import SUMMARY_KEYS
 from imgbench.errors import ResultArchiveError
 
 MANIFEST = "MANIFEST.sha256"
 PROVENANCE = "provenance.json"
-CONFIG = "config.yaml"
 SUMMARY = "tables/summary.csv"
 
 
@@ -68,7 +68,7 @@ def create(out: Path, run_id: str, files: Mapping[str, Path]) -> None:
 
 def pack(record: Path, files: Mapping[str, Path], out: Path) -> None:
     """The archive job: `out` must be the archive of the run `record` describes."""
-    run_id = json.loads(record.read_text())["run_id"]
+    run_id = provenance.read(record)["run_id"]
     if out.name != archive_name(run_id):
         raise ResultArchiveError(
             f"{out} is not the archive of run {run_id}; rerun `snakemake archive`"

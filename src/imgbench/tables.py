@@ -7,12 +7,12 @@ declared in `imgbench.cells`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from imgbench import provenance
 from imgbench.atomic_files import atomic_path
 from imgbench.cells import (
     DISK_COLUMNS,
@@ -76,7 +76,7 @@ def aggregate(
     summary: Path,
 ) -> None:
     """The run's tidy tables, every row naming the run (see `provenance`) it belongs to."""
-    run_id = json.loads(provenance_record.read_text())["run_id"]
+    run_id = provenance.read(provenance_record)["run_id"]
     all_timings = concat_tables(timing_tables, TIMING_COLUMNS)
     all_disk = concat_tables(disk_tables, DISK_COLUMNS)
     for frame, path in (

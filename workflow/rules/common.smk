@@ -70,6 +70,17 @@ def store_code(script):
     return code
 
 
+def report_sources():
+    """The workflow's own files the HTML report is made from: rules, captions, description."""
+    folder = Path(workflow.basedir) / "workflow"
+    sources = [
+        workflow.main_snakefile,
+        *folder.glob("rules/*.smk"),
+        *folder.glob("report/*.rst"),
+    ]
+    return sorted(map(str, sources))
+
+
 def figure_code(wildcards):
     """A figure job's code: the shared drawing code and the module of the figure's family."""
     family = registry.BY_NAME[wildcards.figure].family

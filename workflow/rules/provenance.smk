@@ -34,15 +34,16 @@ rule html_report:
     input:
         final_outputs(),
         config="results/config.yaml",
-        code=tracked_code("html_report.py"),
+        # `snakemake --report` reads the rules, the captions and the figures' categories.
+        code=tracked_code("html_report.py", "imgbench.present.registry"),
+        snakefile=workflow.main_snakefile,
+        workflow=report_sources(),
     output:
         "results/report.html",
     log:
         "results/logs/html_report.log",
     conda:
         "../envs/imgbench.yaml"
-    params:
-        snakefile=workflow.main_snakefile,
     script:
         "../scripts/html_report.py"
 

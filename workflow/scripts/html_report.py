@@ -7,7 +7,7 @@ from imgbench.present.html_report import write_html_report
 
 with job_log(snakemake.log[0]):
     write_html_report(
-        snakefile=Path(snakemake.params.snakefile),
+        snakefile=Path(snakemake.input.snakefile),
         effective_config=Path(snakemake.input.config),
         report=Path(snakemake.output[0]),
     )

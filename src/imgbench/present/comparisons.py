@@ -21,7 +21,6 @@ from imgbench.cells import (
 )
 from imgbench.present import parts
 from imgbench.present.data import (
-    KINDS,
     MISSING_CELLS,
     FigureData,
     reference_cells,
@@ -37,7 +36,7 @@ def throughput_figure(data: FigureData) -> Figure:
     title = "Throughput (images per second, higher is better)"
     cells = {kind: with_rates(reference_cells(data, kind)) for kind in ("read", "write")}
     if all(frame.empty for frame in cells.values()):
-        return parts.note_figure(title, "\n".join(MISSING_CELLS[kind] for kind in KINDS))
+        return parts.note_figure(title, "\n".join(MISSING_CELLS[kind] for kind in cells))
     present = data.series(*cells.values())
     formats = list(dict.fromkeys(series.format for series in present))
     compared = [name for name in formats if name != BASELINE_FORMAT] or formats

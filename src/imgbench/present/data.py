@@ -126,7 +126,6 @@ def at_largest_n(frame: pd.DataFrame) -> tuple[int, pd.DataFrame]:
 
 
 # The reference cells of the two operations that the tutorial's figures and the throughput draw.
-KINDS = ("write", "read")
 MISSING_CELLS = {
     "write": "No buffered whole-store writes in this run",
     "read": f"No whole-store reads with {REFERENCE_READ_WORDS} in this run",

@@ -27,8 +27,6 @@ def figure(name: str, family: str, data: FigureData) -> Figure:
 
 def write_figure(name: str, family: str, data: FigureData, paths: Sequence[Path]) -> None:
     """Draw figure `name` and write it to each of `paths` (PNG, SVG)."""
-    for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
     with parts.style_context():
         parts.save(figure(name, family, data), paths)
 

@@ -6,13 +6,13 @@ config it came from, so a number quoted from it can be traced.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from imgbench import provenance
 from imgbench.atomic_files import atomic_path
 from imgbench.cells import (
     BASELINE,
@@ -303,7 +303,7 @@ def write_report(
     figures: Sequence[str],
 ) -> None:
     """The report job."""
-    record = json.loads(provenance_record.read_text())
+    record = provenance.read(provenance_record)
     text = render(
         read_table(summary),
         read_table(disk),

@@ -65,7 +65,7 @@ def line_style(series: Series, colour: str, look: LineLook) -> dict[str, object]
     return {
         "color": colour,
         "linestyle": linestyle,
-        "marker": series.presentation.marker or marker,
+        "marker": series.presentation.line_marker or marker,
         "markersize": 4.5,
         "linewidth": 1.6,
     }

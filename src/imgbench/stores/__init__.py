@@ -2,7 +2,7 @@
 
 A format is a module `imgbench.stores.<name>` defining `STORES`, a dict from implementation
 name (e.g. "tutorial", "fast") to a `Store`, and optionally `PRESENTATION`, how the format is
-shown (`imgbench.cells.Presentation`: label, colour, marker, rank).
+shown (`imgbench.cells.Presentation`: label, colour, line marker, rank).
 """
 
 from __future__ import annotations

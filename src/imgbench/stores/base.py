@@ -1,9 +1,9 @@
 """The one small interface every storage format implements.
 
-A format says only *how it stores*: write many images into a new store, open a store for reading,
-and, optionally, how it is presented (`Presentation`). How a store is timed, verified and measured
-lives elsewhere (`imgbench.measure`), so a format can be added or tuned without touching the
-measurements, and vice versa.
+A format says only *how it stores*: write many images into a new store, open a store for reading
+(how it is shown is its module's `PRESENTATION`, an `imgbench.cells.Presentation`). How a store
+is timed, verified and measured lives elsewhere (`imgbench.measure`), so a format can be added
+or tuned without touching the measurements, and vice versa.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from imgbench.cells import Presentation
-
-__all__ = ["Presentation", "Reader", "Store", "checked_indices", "no_images", "worker_count"]
+__all__ = ["Reader", "Store", "checked_indices", "no_images", "worker_count"]
 
 
 def worker_count(workers: int | None) -> int:

@@ -40,8 +40,9 @@ import lmdb
 import numpy as np
 
 from imgbench import allow_list_pickle
+from imgbench.cells import Presentation
 from imgbench.errors import StoreError, UnsafePickleError
-from imgbench.stores.base import Presentation, Reader, Store, checked_indices, no_images
+from imgbench.stores.base import Reader, Store, checked_indices, no_images
 
 PRESENTATION = Presentation(label="LMDB", colour="tab:orange", rank=20)
 MARKER = "data.mdb"

@@ -23,10 +23,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from imgbench.cells import BASELINE, BASELINE_FORMAT, BASELINE_RANK
+from imgbench.cells import BASELINE, BASELINE_FORMAT, BASELINE_RANK, Presentation
 from imgbench.errors import StoreError
 from imgbench.row_reads import read_rows
-from imgbench.stores.base import Presentation, Reader, Store, checked_indices, worker_count
+from imgbench.stores.base import Reader, Store, checked_indices, worker_count
 
 PRESENTATION = Presentation(label="raw", colour="black", rank=BASELINE_RANK)
 
