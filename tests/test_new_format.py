@@ -49,6 +49,8 @@ def test_the_readme_example_format_runs_through_the_whole_pipeline(tmp_path: Pat
         methods=[name, "lmdb"],
         implementations=["tutorial", "fast"],  # the example has `fast` only
         baseline=False,
+        repeats=1,
+        reads={"cache": ["warm"], "order": ["sequential"], "readers": [1], "seed": 0},
     )
     run = run_snakemake(project, config)
     assert run.returncode == 0, run.output[-4000:]
