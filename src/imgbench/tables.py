@@ -62,8 +62,8 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a table back; only empty cells are missing ("n/a" marks a factor that does not apply
-    to a row, e.g. the cache state of a write, and must stay a value to group by)."""
+    """Read a table back; only empty cells are missing (`NOT_APPLICABLE` marks a factor that does
+    not apply to a row, e.g. the cache state of a write, and must stay a value to group by)."""
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from imgbench import code_tracking, machine, stores
+from imgbench.cells import Operation
 from imgbench.config_checks import (
     check_cutoffs_fit,
     check_stores_folder,
@@ -161,7 +162,7 @@ def timing_tables():
     per_cutoff = per_store(
         "results/measurements/{format}/{implementation}/{n}/{operation}.csv",
         n=CUTOFFS,
-        operation=["write_many", "read_many"],
+        operation=[Operation.WRITE_MANY, Operation.READ_MANY],
     )
     return per_cutoff + per_store(
         "results/measurements/{format}/{implementation}/single.csv"
