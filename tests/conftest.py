@@ -23,13 +23,20 @@ from imgbench.synthetic import synthetic_images, write_synthetic_archive
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TINY_TRAIN_IMAGES = 100
+
+
+def exactly(repeats: int) -> dict[str, float]:
+    """The config's `repeats` for exactly `repeats` repeats of every cell."""
+    return {"min": repeats, "max": repeats, "relative_half_width": 0.05, "cell_budget_seconds": 1}
+
+
 TINY_CONFIG = {
     "dataset": {"source": "synthetic", "synthetic_images": TINY_TRAIN_IMAGES, "seed": 7},
     "cutoffs": [10, 150],  # 150 > 100 training images: the pool repeats, as in the tutorial
     "methods": ["png", "lmdb", "hdf5"],
     "implementations": ["tutorial", "fast"],
     "baseline": True,
-    "repeats": 2,
+    "repeats": exactly(2),
     "single_operations": 5,
     "reads": {"cache": ["warm", "cold"], "order": ["sequential", "random"], "readers": [1, 2]},
 }

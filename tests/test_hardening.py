@@ -21,7 +21,15 @@ from imgbench import open_store
 from imgbench.stores import get_store
 from imgbench.synthetic import synthetic_images
 
-from conftest import SNAKEMAKE, TINY_CONFIG, TINY_TRAIN_IMAGES, copy_project, merged, run_snakemake
+from conftest import (
+    SNAKEMAKE,
+    TINY_CONFIG,
+    TINY_TRAIN_IMAGES,
+    copy_project,
+    exactly,
+    merged,
+    run_snakemake,
+)
 
 pytestmark = pytest.mark.pipeline
 # One slow store (PNG the tutorial's way, a few seconds per build), measured as little as possible.
@@ -31,7 +39,7 @@ SLOW_CONFIG = merged(
     methods=["png"],
     implementations=["tutorial"],
     baseline=False,
-    repeats=3,
+    repeats=exactly(3),
     single_operations=1,
     reads={"cache": ["warm"], "order": ["sequential"], "readers": [1], "seed": 0},
 )

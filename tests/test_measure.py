@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
@@ -14,7 +15,11 @@ from imgbench.disk_usage import disk_usage_kib
 from imgbench.errors import VerificationError
 from imgbench.stores import get_store, open_store
 
+from conftest import exactly
+
 FAST = ["png", "lmdb", "hdf5"]
+
+ONCE, TWICE, THRICE = (measure.RepeatPolicy.of(exactly(count)) for count in (1, 2, 3))
 
 
 def test_timed_returns_seconds_and_result() -> None:
@@ -48,7 +53,7 @@ def test_read_cells_vary_one_factor_at_a_time() -> None:
 def test_write_many_times_write_and_sync_and_keeps_one_store(method, images, tmp_path) -> None:
     pixels, labels = images
     out = tmp_path / "stores" / method
-    timings = measure.time_write_many(get_store(method, "fast"), pixels, labels, out, repeats=3)
+    timings = measure.time_write_many(get_store(method, "fast"), pixels, labels, out, THRICE)
     assert [(t.operation, t.phase, t.repeat, t.images) for t in timings] == [
         ("write_many", phase, r, 40) for r in range(3) for phase in ("write", "sync")
     ]
@@ -64,7 +69,7 @@ def test_every_read_cell_is_timed_and_verified(method, images, tmp_path: Path) -
     store = get_store(method, "fast")
     store.write_many(tmp_path / "s", pixels, labels)
     cells = read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
-    timings = measure.time_reads(store, tmp_path / "s", pixels, labels, 2, cells, seed=0)
+    timings = measure.time_reads(store, tmp_path / "s", pixels, labels, TWICE, cells, seed=0)
     measured = [(t.cache, t.order, t.readers, t.repeat) for t in timings]
     assert measured == [
         (cell.cache, cell.order, cell.readers, repeat) for cell in cells for repeat in range(2)
@@ -83,7 +88,7 @@ def test_a_damaged_store_fails_its_read_measurement(cell, images, tmp_path: Path
     with h5py.File(tmp_path / "s" / "images.h5", "r+") as file:
         file["images"][5, 0, 0, 0] = pixels[5, 0, 0, 0] ^ 0xFF
     with pytest.raises(VerificationError, match="differ from those written"):
-        measure.time_reads(store, tmp_path / "s", pixels, labels, 1, [cell], seed=0)
+        measure.time_reads(store, tmp_path / "s", pixels, labels, ONCE, [cell], seed=0)
 
 
 def test_a_failing_reader_process_fails_the_measurement(images, tmp_path: Path) -> None:
@@ -94,7 +99,7 @@ def test_a_failing_reader_process_fails_the_measurement(images, tmp_path: Path) 
     store.write_many(tmp_path / "s", pixels, labels)
     more = np.concatenate([pixels, pixels]), np.concatenate([labels, labels])
     with pytest.raises(StoreError):  # the store holds 40 images, not the 80 expected
-        measure.time_reads(store, tmp_path / "s", *more, 1, [ReadCell(readers=2)], seed=0)
+        measure.time_reads(store, tmp_path / "s", *more, ONCE, [ReadCell(readers=2)], seed=0)
 
 
 @pytest.mark.parametrize("method", FAST)
@@ -102,7 +107,7 @@ def test_single_image_operations_are_sampled(method, images, tmp_path: Path) -> 
     pixels, labels = images
     beside = tmp_path / "single.csv"
     store = get_store(method, "fast")
-    timings = measure.time_single(store, pixels, labels, beside, repeats=2, operations=4)
+    timings = measure.time_single(store, pixels, labels, beside, TWICE, operations=4)
     assert sorted((t.operation, t.repeat, t.sample) for t in timings) == sorted(
         (operation, repeat, sample)
         for operation in ("write_single", "read_single")
@@ -121,3 +126,17 @@ def test_disk_usage_tells_allocated_from_apparent(tmp_path: Path) -> None:
     allocated, apparent = disk_usage_kib(tmp_path / "s")
     assert 1024 + 10 <= apparent <= 1024 + 14  # the files plus the folder entry
     assert 10 <= allocated < 100
+
+
+def test_pinning_caps_the_loaded_blas_pool_and_the_environment(monkeypatch) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from imgbench import thread_pools
+
+    for name in thread_pools.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    with threadpool_limits(limits=None):  # restores the pools' own limits afterwards
+        lines = thread_pools.pin(1)
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    assert all(os.environ[name] == "1" for name in thread_pools.ENVIRONMENT)
+    assert lines[0].startswith("thread pools capped at 1")

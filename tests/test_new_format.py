@@ -11,7 +11,7 @@ import pytest
 
 from imgbench.checksums import file_digest
 
-from conftest import REPO, TINY_CONFIG, copy_project, merged, run_snakemake
+from conftest import REPO, TINY_CONFIG, copy_project, exactly, merged, run_snakemake
 
 pytestmark = pytest.mark.pipeline
 
@@ -48,7 +48,7 @@ def test_the_readme_example_format_is_measured_reported_and_drawn(tmp_path: Path
         methods=[name, "lmdb"],
         implementations=["tutorial", "fast"],  # the example has `fast` only
         baseline=False,
-        repeats=1,
+        repeats=exactly(1),
         reads={"cache": ["warm"], "order": ["sequential"], "readers": [1], "seed": 0},
     )
     legends = ("read_time_log", "store_time_linear", "read_write_log")

@@ -172,6 +172,7 @@ TIMING_COLUMNS = (
     "images",
     "seconds",
     "resident_fraction",
+    "memory_returned_kib",  # memory the VM's host took back during the timed region, if it can
     "host",  # the machine that measured the row: on a cluster, jobs may run on several
     "filesystem",  # type of the filesystem the store was on (`stores.folder` moves it)
 )
@@ -180,10 +181,13 @@ SUMMARY_COLUMNS = (
     "samples",
     "images",
     "seconds_median",
+    "seconds_ci_low",  # 95% interval of the median (see `imgbench.confidence`)
+    "seconds_ci_high",
+    "ci_coverage",  # the interval's true coverage: below 0.95 with fewer than six samples
+    "ci_half_width",  # the interval's larger side ÷ the median
     "seconds_min",
     "seconds_max",
     "seconds_p90",
-    "spread",  # (max - min) / median
     "images_per_second",  # images / median seconds
     "resident_fraction_max",
 )
@@ -193,7 +197,9 @@ RUN_ID_COLUMN = "run_id"  # first column of every aggregated table
 # Columns that hold numbers; all others are names, "n/a" included.
 NUMERIC_COLUMNS = frozenset(
     {"n_images", "readers", "repeat", "sample", "images", "seconds", "resident_fraction"}
-    | {"samples", "seconds_median", "seconds_min", "seconds_max", "seconds_p90", "spread"}
+    | {"memory_returned_kib"}
+    | {"samples", "seconds_median", "seconds_min", "seconds_max", "seconds_p90"}
+    | {"seconds_ci_low", "seconds_ci_high", "ci_coverage", "ci_half_width"}
     | {"images_per_second", "resident_fraction_max", "kib_allocated", "kib_apparent"}
 )
 
@@ -232,6 +238,11 @@ def of_series(frame: pd.DataFrame, series: Series) -> pd.DataFrame:
         (frame[FORMAT_COLUMN] == series.format) & (frame["implementation"] == series.implementation)
     ]
     return chosen.sort_values("n_images")
+
+
+def cell_key(row: Mapping[str, object]) -> tuple[object, ...]:
+    """The values of `SUMMARY_KEYS` naming the cell a summary or timing row belongs to."""
+    return tuple(row[key] for key in SUMMARY_KEYS)
 
 
 def series_keys(*frames: pd.DataFrame) -> set[tuple[str, str]]:

@@ -27,6 +27,15 @@ def check_cutoffs_fit(config: Mapping[str, object]) -> None:
         )
 
 
+def check_repeats(repeats: Mapping[str, float]) -> None:
+    """Refuse repeats whose minimum exceeds their maximum."""
+    if repeats["min"] > repeats["max"]:
+        raise ConfigError(
+            f"`repeats.min` ({repeats['min']}) is above `repeats.max` ({repeats['max']}): "
+            "raise `repeats.max` or lower `repeats.min`"
+        )
+
+
 def check_stores_folder(stores: Mapping[str, object]) -> None:
     """Refuse, before any job runs, a `stores.folder` this machine could not create stores in.
 

@@ -1,8 +1,10 @@
 """How stores are timed and verified, separate from how any format stores.
 
 Timings are taken in-process with `time.perf_counter`, with the garbage collector off inside the
-timed region, after an untimed warm-up, and repeated. Every read is compared with the images and
-labels that were written, outside the timed region, and a mismatch fails the measurement.
+timed region, after an untimed warm-up, and repeated as a `RepeatPolicy` says: until the 95%
+interval of the cell's median is narrow enough, within a minimum, a maximum and a time budget per
+cell. Every read is compared with the images and labels that were written, outside the timed
+region, and a mismatch fails the measurement.
 
 Writes are timed in two phases: the buffered write as the implementation does it, then the time
 to make it durable (one syncfs of the store's filesystem), so formats that sync on their own
@@ -23,7 +25,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
@@ -31,8 +33,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from imgbench import pagecache
+from imgbench import host_memory, pagecache
 from imgbench.cells import NOT_APPLICABLE, REFERENCE_READ, Cache, Operation, Order, Phase, ReadCell
+from imgbench.confidence import median_interval
 from imgbench.errors import StoreError, VerificationError
 from imgbench.stores.base import Store, worker_count
 
@@ -54,9 +57,57 @@ class Timing:
     readers: int = 1
     sample: int = 0
     resident_fraction: float | None = None
+    memory_returned_kib: int | None = None  # reported to the VM's host meanwhile (`host_memory`)
 
     def row(self, **labels: object) -> dict[str, object]:
         return {**labels, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RepeatPolicy:
+    """How often a cell is timed: at least `minimum` times; then until the 95% interval of its
+    median is within ±`relative_half_width` of the median, `maximum` repeats are done, or one more
+    repeat would take the cell past `cell_budget_seconds` of wall time (untimed work included,
+    since that is what a run waits for). Cheap cells get many repeats, slow ones few."""
+
+    minimum: int
+    maximum: int
+    relative_half_width: float
+    cell_budget_seconds: float
+
+    @classmethod
+    def of(cls, repeats: Mapping[str, float]) -> RepeatPolicy:
+        """The policy the config's `repeats` describes."""
+        return cls(
+            int(repeats["min"]),
+            int(repeats["max"]),
+            float(repeats["relative_half_width"]),
+            float(repeats["cell_budget_seconds"]),
+        )
+
+    def repeat(
+        self, once: Callable[[int], float], clock: Callable[[], float] = time.perf_counter
+    ) -> int:
+        """Call `once(repeat)`, which times one repeat and returns the seconds the stopping rule
+        judges, until the policy is satisfied; return how many repeats ran."""
+        started = clock()
+        samples: list[float] = []
+        while not self.enough(samples, clock() - started):
+            samples.append(once(len(samples)))
+        return len(samples)
+
+    def enough(self, samples: list[float], elapsed: float) -> bool:
+        """Whether a cell with these repeats, after `elapsed` seconds, needs no more. Below six
+        repeats the interval is the whole range of the samples (see `confidence`), so three
+        repeats that agree within the width are enough."""
+        count = len(samples)
+        if count < self.minimum:
+            return False
+        if count >= self.maximum:
+            return True
+        if median_interval(samples).relative_half_width() <= self.relative_half_width:
+            return True
+        return elapsed / count * (count + 1) > self.cell_budget_seconds
 
 
 def timed(action: Callable[..., T], *args: object, **kwargs: object) -> tuple[float, T]:
@@ -108,32 +159,44 @@ def scratch_folder(beside: Path) -> Path:
 
 
 def time_write_many(
-    store: Store, images: np.ndarray, labels: np.ndarray, out: Path, repeats: int
+    store: Store, images: np.ndarray, labels: np.ndarray, out: Path, policy: RepeatPolicy
 ) -> list[Timing]:
-    """Write the store `repeats` times into fresh folders, timing the write and then its sync,
-    and keep the last one at `out`.
+    """Write the store into a fresh folder as often as `policy` says, timing the write and then
+    its sync, and keep the last one at `out`. The buffered write is what the policy judges.
 
-    Dirty pages of earlier writes are flushed (untimed) before each repeat, so one repeat does not
-    pay for another's write-back.
+    Earlier repeats are deleted only when the cell is done: deleting 100,000 files just before a
+    timed write made it up to five times slower (new inodes are checked against recently
+    deleted ones, and the deletion's TRIM runs inside unlink), which is the filesystem's state,
+    not the format. Dirty pages are written back and memory for the write backed by the host
+    (`host_memory`), untimed, before each repeat.
     """
     scratch = scratch_folder(out)
     try:
         store.write_many(scratch / "warmup", images[:WARMUP_IMAGES], labels[:WARMUP_IMAGES])
-        timings = []
-        for repeat in range(repeats):
+        timings: list[Timing] = []
+
+        def once(repeat: int) -> float:
             target = scratch / f"repeat-{repeat}"
             os.sync()
-            write_seconds, _ = timed(store.write_many, target, images, labels)
-            sync_seconds, _ = timed(pagecache.sync_filesystem, target)
-            timings.append(
-                Timing(Operation.WRITE_MANY, Phase.WRITE, repeat, len(images), write_seconds)
-            )
-            timings.append(
-                Timing(Operation.WRITE_MANY, Phase.SYNC, repeat, len(images), sync_seconds)
-            )
-            if repeat + 1 < repeats:
-                shutil.rmtree(target)
-        os.replace(target, out)
+            host_memory.back(images.nbytes)
+            with host_memory.Watch() as watch:
+                write_seconds, _ = timed(store.write_many, target, images, labels)
+                sync_seconds, _ = timed(pagecache.sync_filesystem, target)
+            for phase, seconds in ((Phase.WRITE, write_seconds), (Phase.SYNC, sync_seconds)):
+                timings.append(
+                    Timing(
+                        Operation.WRITE_MANY,
+                        phase,
+                        repeat,
+                        len(images),
+                        seconds,
+                        memory_returned_kib=watch.kib,
+                    )
+                )
+            return write_seconds
+
+        repeats = policy.repeat(once)
+        os.replace(scratch / f"repeat-{repeats - 1}", out)
         return timings
     finally:
         shutil.rmtree(scratch)
@@ -144,43 +207,81 @@ def time_reads(
     store_dir: Path,
     expected_images: np.ndarray,
     expected_labels: np.ndarray,
-    repeats: int,
+    policy: RepeatPolicy,
     cells: Iterable[ReadCell],
     seed: int,
 ) -> list[Timing]:
-    """Time reading the whole store in every cell, `repeats` times each, verifying every read."""
+    """Time reading the whole store in every cell, as often as `policy` says, verifying every
+    read."""
     count = len(expected_labels)
     with store.open(store_dir) as reader:
         if len(reader) != count:
             raise StoreError(f"{store_dir} holds {len(reader)} images, expected {count}")
     permutation = np.random.default_rng(seed).permutation(count)
-    timings = []
+    timings: list[Timing] = []
     warmed_up = False
     for cell in cells:
         indices = permutation if cell.order == Order.RANDOM else np.arange(count)
         expected = expected_images[indices], expected_labels[indices]
         if cell.cache == Cache.WARM and not warmed_up:
-            # One untimed, verified read warms the page cache and the code paths. Every later
-            # cell follows a full read of the store (even a cold one ends with it all cached),
-            # so a warm-up per cell would only add minutes to the largest stores.
-            _timed_read(store, store_dir, indices, cell, expected)
+            _warm_up(store, store_dir, indices, cell, expected)
             warmed_up = True
-        for repeat in range(repeats):
-            resident = pagecache.cold(store_dir) if cell.cache == Cache.COLD else None
-            seconds = _timed_read(store, store_dir, indices, cell, expected)
-            timings.append(
-                Timing(
-                    Operation.READ_MANY,
-                    Phase.READ,
-                    repeat,
-                    count,
-                    seconds,
-                    cache=cell.cache,
-                    order=cell.order,
-                    readers=cell.readers,
-                    resident_fraction=resident,
-                )
+        timings += _time_read_cell(store, store_dir, indices, cell, expected, policy)
+    return timings
+
+
+def _warm_up(
+    store: Store,
+    store_dir: Path,
+    indices: np.ndarray,
+    cell: ReadCell,
+    expected: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Untimed reads before the first warm cell: the first images warm the code paths, and the
+    whole store is read (and verified) only if part of it is not in the page cache. A store
+    just built and synced is usually still wholly cached, and reading 100,000 PNG files again
+    only to cache them costs as much as a timed repeat. Every later cell follows a full read of
+    the store (even a cold one ends with it all cached), so no cell needs a warm-up of its own.
+    """
+    first = slice(0, WARMUP_IMAGES)
+    _timed_read(store, store_dir, indices[first], cell, (expected[0][first], expected[1][first]))
+    if pagecache.resident_fraction(store_dir) < 1.0:
+        _timed_read(store, store_dir, indices, cell, expected)
+
+
+def _time_read_cell(
+    store: Store,
+    store_dir: Path,
+    indices: np.ndarray,
+    cell: ReadCell,
+    expected: tuple[np.ndarray, np.ndarray],
+    policy: RepeatPolicy,
+) -> list[Timing]:
+    """One read cell's repeats, as many as `policy` says; a cold cell evicts before each."""
+    timings = []
+
+    def once(repeat: int) -> float:
+        resident = pagecache.cold(store_dir) if cell.cache == Cache.COLD else None
+        # the result array, and for a cold read the page cache refilled
+        host_memory.back(expected[0].nbytes * (2 if cell.cache == Cache.COLD else 1))
+        seconds, returned = _timed_read(store, store_dir, indices, cell, expected)
+        timings.append(
+            Timing(
+                Operation.READ_MANY,
+                Phase.READ,
+                repeat,
+                len(indices),
+                seconds,
+                cache=cell.cache,
+                order=cell.order,
+                readers=cell.readers,
+                resident_fraction=resident,
+                memory_returned_kib=returned,
             )
+        )
+        return seconds
+
+    policy.repeat(once)
     return timings
 
 
@@ -190,20 +291,23 @@ def _timed_read(
     indices: np.ndarray,
     cell: ReadCell,
     expected: tuple[np.ndarray, np.ndarray],
-) -> float:
-    """Seconds to open the store, read `indices` as the cell says and close it; then verify."""
+) -> tuple[float, int | None]:
+    """Seconds to open the store, read `indices` as the cell says and close it, and the memory
+    returned to the host meanwhile; then verify."""
     if cell.readers > 1:
         with _ReaderProcesses(store, store_dir, indices, cell) as processes:
-            seconds, (images, labels) = timed(processes.run)
+            with host_memory.Watch() as watch:
+                seconds, (images, labels) = timed(processes.run)
             verify(images, labels, *expected)
             del images, labels  # views of shared memory, which closes on exit
-        return seconds
-    if cell.order == Order.RANDOM:
-        seconds, (images, labels) = timed(_read_one_at_a_time, store, store_dir, indices, None)
-    else:
-        seconds, (images, labels) = timed(store.read_many, store_dir, indices)
+        return seconds, watch.kib
+    with host_memory.Watch() as watch:
+        if cell.order == Order.RANDOM:
+            seconds, (images, labels) = timed(_read_one_at_a_time, store, store_dir, indices, None)
+        else:
+            seconds, (images, labels) = timed(store.read_many, store_dir, indices)
     verify(images, labels, *expected)
-    return seconds
+    return seconds, watch.kib
 
 
 def _read_one_at_a_time(
@@ -297,10 +401,11 @@ def time_single(
     images: np.ndarray,
     labels: np.ndarray,
     scratch_beside: Path,
-    repeats: int,
+    policy: RepeatPolicy,
     operations: int,
 ) -> list[Timing]:
-    """The tutorial's one-image write and read, each timed `operations` times per repeat.
+    """The tutorial's one-image write and read, each timed `operations` times per repeat; the
+    policy judges a repeat by its total time.
 
     Each write makes a new one-image store; each read opens one of them, reads its image and
     closes it. Every operation is one row, so medians and percentiles come from all of them.
@@ -310,16 +415,19 @@ def time_single(
         warmup = scratch / "warmup"
         store.write_single(warmup, images[0], int(labels[0]))
         store.read_single(warmup, 0)
-        timings = []
-        for repeat in range(repeats):
+        timings: list[Timing] = []
+
+        def once(repeat: int) -> float:
             folder = scratch / f"repeat-{repeat}"
             folder.mkdir()
             os.sync()
+            total = 0.0
             for op in range(operations):
                 k = op % len(labels)
                 seconds, _ = timed(
                     store.write_single, folder / f"{op:06d}", images[k], int(labels[k])
                 )
+                total += seconds
                 timings.append(
                     Timing(Operation.WRITE_SINGLE, Phase.WRITE, repeat, 1, seconds, sample=op)
                 )
@@ -327,6 +435,7 @@ def time_single(
                 k = op % len(labels)
                 seconds, (image, label) = timed(store.read_single, folder / f"{op:06d}", 0)
                 verify(image[np.newaxis], np.array([label]), images[k : k + 1], labels[k : k + 1])
+                total += seconds
                 timings.append(
                     Timing(
                         Operation.READ_SINGLE,
@@ -339,7 +448,9 @@ def time_single(
                         sample=op,
                     )
                 )
-            shutil.rmtree(folder)
+            return total
+
+        policy.repeat(once)
         return timings
     finally:
         shutil.rmtree(scratch)

@@ -38,7 +38,7 @@ SOURCE_GLOBS = (
     "requirements.lock",
 )
 FIELDS = ("run_id", "code", "config", "config_sha256", "dataset", "software", "machine")
-FIELDS += ("measured_on", "stores", "times")
+FIELDS += ("measured_on", "thread_caps", "stores", "times")
 
 
 def _git(root: Path, *arguments: str) -> str | None:
@@ -101,6 +101,7 @@ def build(
     result_tables: Sequence[Path],
     stores: Sequence[Mapping[str, object]],
     measured_on: Sequence[Mapping[str, str]],
+    thread_caps: Mapping[str, Mapping[str, int]],
 ) -> dict[str, object]:
     """The provenance record; `result_tables` are the per-job tables the run's numbers come from."""
     software = machine.library_versions() | {"python": machine.describe(results)["python"]}
@@ -116,6 +117,8 @@ def build(
         # a cluster run on several nodes mixes their numbers.
         "machine": machine.describe(results) | {"host": socket.gethostname()},
         "measured_on": [dict(place) for place in measured_on],
+        # the cap on every library thread pool in each timing job (`imgbench.thread_pools`)
+        "thread_caps": {job: dict(caps) for job, caps in thread_caps.items()},
         "stores": [dict(store) for store in stores],
     }
     content_sha256 = hashlib.sha256(canonical_json(record).encode()).hexdigest()
@@ -141,6 +144,7 @@ def read(path: Path) -> dict[str, object]:
 def record_provenance(
     project: Path,
     config: dict[str, object],
+    thread_caps: Mapping[str, Mapping[str, int]],
     archive_path: Path,
     checksum: Path,
     timing_tables: Sequence[Path],
@@ -164,6 +168,7 @@ def record_provenance(
         result_tables=[*timing_tables, *disk_tables],
         stores=stores[keys].to_dict("records"),
         measured_on=measured_on.sort_values(["host", "filesystem"]).to_dict("records"),
+        thread_caps=thread_caps,
     )
     write(built, record)
     with atomic_path(effective_config) as partial:

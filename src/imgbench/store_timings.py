@@ -8,9 +8,10 @@ filesystem the store was on.
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
-from imgbench import measure
+from imgbench import measure, thread_pools
 from imgbench.atomic_files import write_rows
 from imgbench.cells import FORMAT_COLUMN, TIMING_COLUMNS, read_cells
 from imgbench.machine import filesystem
@@ -19,11 +20,20 @@ from imgbench.stores.base import Store
 
 
 def build_store(
-    store: Store, pool: Path, n_images: int, store_dir: Path, table: Path, repeats: int
+    store: Store,
+    pool: Path,
+    n_images: int,
+    store_dir: Path,
+    table: Path,
+    repeats: Mapping[str, float],
+    threads: int,
 ) -> None:
-    """Write the store of the pool's first `n_images` images `repeats` times and keep the last."""
+    """Write the store of the pool's first `n_images` images as often as `repeats` says and
+    keep the last."""
+    _pin(threads)
     images, labels = Pool.load(pool).first(n_images)
-    timings = measure.time_write_many(store, images, labels, store_dir, repeats)
+    policy = measure.RepeatPolicy.of(repeats)
+    timings = measure.time_write_many(store, images, labels, store_dir, policy)
     _write_timings(table, timings, store, n_images, store_dir)
 
 
@@ -33,27 +43,45 @@ def read_store(
     n_images: int,
     store_dir: Path,
     table: Path,
-    repeats: int,
+    repeats: Mapping[str, float],
     caches: list[str],
     orders: list[str],
     readers: list[int],
     seed: int,
+    threads: int,
 ) -> None:
-    """Read the store back in every read cell `repeats` times, verifying every read."""
+    """Read the store back in every read cell as often as `repeats` says, verifying every
+    read."""
+    _pin(threads)
     images, labels = Pool.load(pool).first(n_images)
     cells = read_cells(caches, orders, readers)
-    timings = measure.time_reads(store, store_dir, images, labels, repeats, cells, seed)
+    policy = measure.RepeatPolicy.of(repeats)
+    timings = measure.time_reads(store, store_dir, images, labels, policy, cells, seed)
     _write_timings(table, timings, store, n_images, store_dir)
 
 
 def single_image(
-    store: Store, pool: Path, scratch: Path, table: Path, repeats: int, operations: int
+    store: Store,
+    pool: Path,
+    scratch: Path,
+    table: Path,
+    repeats: Mapping[str, float],
+    operations: int,
+    threads: int,
 ) -> None:
     """The tutorial's one-image write and read; the one-image stores are written beside
     `scratch`, in the stores folder, like the big ones."""
+    _pin(threads)
     images, labels = Pool.load(pool).first(operations)
-    timings = measure.time_single(store, images, labels, scratch, repeats, operations)
+    policy = measure.RepeatPolicy.of(repeats)
+    timings = measure.time_single(store, images, labels, scratch, policy, operations)
     _write_timings(table, timings, store, 1, scratch)
+
+
+def _pin(threads: int) -> None:
+    """Cap every library's thread pool at the job's threads, and say so in the job's log."""
+    for line in thread_pools.pin(threads):
+        print(line)
 
 
 def _write_timings(

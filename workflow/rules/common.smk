@@ -7,10 +7,11 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from imgbench import code_tracking, machine, stores
+from imgbench import code_tracking, machine, stores, thread_pools
 from imgbench.cells import Operation
 from imgbench.config_checks import (
     check_cutoffs_fit,
+    check_repeats,
     check_stores_folder,
     measured_stores,
 )
@@ -19,6 +20,7 @@ from imgbench.present import registry
 validate(config, schema="../schemas/config.schema.yaml")
 check_cutoffs_fit(config)
 check_stores_folder(config["stores"])
+check_repeats(config["repeats"])
 
 DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
@@ -169,6 +171,18 @@ def timing_tables():
     )
 
 
+def job_time_files():
+    """Snakemake's benchmark file of every measuring job: the report says where time went."""
+    per_cutoff = per_store(
+        "results/benchmarks/{job}/{format}/{implementation}/{n}.tsv",
+        job=["build_store", "read_store", "disk_usage"],
+        n=CUTOFFS,
+    )
+    return per_cutoff + per_store(
+        "results/benchmarks/single_image/{format}/{implementation}.tsv"
+    )
+
+
 def disk_tables():
     return per_store(
         "results/measurements/{format}/{implementation}/{n}/disk_usage.csv", n=CUTOFFS
@@ -178,6 +192,15 @@ def disk_tables():
 # Known before any job runs; as params of the provenance job, a change to any of them reruns it.
 SOFTWARE = machine.package_versions()
 MACHINE = machine.describe(Path.cwd())
+# Threads of the jobs that time whole stores: their process pools and reader processes use both
+# cores. One-image timings run one operation at a time. Every library pool is capped at these.
+STORE_TIMING_THREADS = 2
+SINGLE_IMAGE_THREADS = 1
+THREAD_CAPS = {
+    "build_store": thread_pools.caps(STORE_TIMING_THREADS),
+    "read_store": thread_pools.caps(STORE_TIMING_THREADS),
+    "single_image": thread_pools.caps(SINGLE_IMAGE_THREADS),
+}
 
 
 def figure_files():

@@ -22,6 +22,7 @@ checkpoint provenance:
     params:
         project=project_of_script,
         config=config,
+        thread_caps=THREAD_CAPS,
         # Not used by the job, which describes its own machine: a change reruns it. New code in a
         # measuring job reruns that job, whose new table reruns this one.
         software=SOFTWARE,

@@ -16,7 +16,7 @@ rule build_store:
         "results/benchmarks/build_store/{format}/{implementation}/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
-    threads: 2  # process pools and reader processes use both cores
+    threads: STORE_TIMING_THREADS
     resources:
         timing_slot=1,
         mem_mb=store_mem_mb(copies=3),
@@ -40,7 +40,7 @@ rule read_store:
         "results/benchmarks/read_store/{format}/{implementation}/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
-    threads: 2  # process pools and reader processes use both cores
+    threads: STORE_TIMING_THREADS
     resources:
         timing_slot=1,
         mem_mb=store_mem_mb(copies=9),
@@ -67,6 +67,7 @@ rule single_image:
         "results/benchmarks/single_image/{format}/{implementation}.tsv"
     conda:
         "../envs/imgbench.yaml"
+    threads: SINGLE_IMAGE_THREADS
     resources:
         timing_slot=1,
         mem_mb=1024,
@@ -87,6 +88,8 @@ rule disk_usage:
         table="results/measurements/{format}/{implementation}/{n}/disk_usage.csv",
     log:
         "results/logs/disk_usage/{format}/{implementation}/{n}.log",
+    benchmark:
+        "results/benchmarks/disk_usage/{format}/{implementation}/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
     resources:

@@ -1,4 +1,4 @@
-"""Rule build_store: write one store `repeats` times, timing each write, and keep the last."""
+"""Rule build_store: write one store as `repeats` says, timing every write; keep the last."""
 
 from pathlib import Path
 
@@ -14,4 +14,5 @@ with job_log(snakemake.log[0]):
         store_dir=Path(snakemake.output.store_dir),
         table=Path(snakemake.output.table),
         repeats=snakemake.params.repeats,
+        threads=snakemake.threads,
     )

@@ -1,4 +1,4 @@
-"""Rule read_store: read one store back `repeats` times, timing and verifying every read."""
+"""Rule read_store: read one store back in every read cell, timing and verifying every read."""
 
 from pathlib import Path
 
@@ -18,4 +18,5 @@ with job_log(snakemake.log[0]):
         orders=list(snakemake.params.orders),
         readers=list(snakemake.params.readers),
         seed=snakemake.params.seed,
+        threads=snakemake.threads,
     )

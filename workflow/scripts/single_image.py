@@ -14,4 +14,5 @@ with job_log(snakemake.log[0]):
         table=Path(snakemake.output.table),
         repeats=snakemake.params.repeats,
         operations=snakemake.params.operations,
+        threads=snakemake.threads,
     )
