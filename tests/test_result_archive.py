@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -14,25 +15,41 @@ import pytest
 from imgbench import cli, result_archive
 from imgbench.errors import ResultArchiveError
 
+# Read cells at 1,000 images: (format, median seconds) in run A; run B scales each by `scale`.
+CELLS = {"lmdb": 0.1, "hdf5": 0.05, "png": 2.0}
+SPREAD = (-0.02, -0.01, 0.0, 0.01, 0.02)  # each cell's repeats around its median
 
-def results(folder: Path, run_id: str, *, repeats: int, seconds: float) -> dict[str, Path]:
-    """The files of a small run: a summary, a figure and a provenance record."""
-    folder.mkdir()
-    summary = pd.DataFrame(
+
+def timings(run_id: str, scale: dict[str, float]) -> pd.DataFrame:
+    """Five repeats of the reference read of each format in `CELLS`, times `scale`."""
+    rows = [
         {
-            "run_id": [run_id],
-            "method": ["lmdb"],
-            "implementation": ["fast"],
-            "n_images": [1000],
-            "operation": ["read_many"],
-            "phase": ["read"],
-            "cache": ["warm"],
-            "order": ["sequential"],
-            "readers": [1],
-            "seconds_median": [seconds],
+            "run_id": run_id,
+            "method": name,
+            "implementation": "fast",
+            "n_images": 1000,
+            "operation": "read_many",
+            "phase": "read",
+            "cache": "warm",
+            "order": "sequential",
+            "readers": 1,
+            "repeat": repeat,
+            "sample": 0,
+            "images": 1000,
+            "seconds": seconds * scale.get(name, 1.0) * (1 + deviation),
         }
-    )
-    summary.to_csv(folder / "summary.csv", index=False)
+        for name, seconds in CELLS.items()
+        for repeat, deviation in enumerate(SPREAD)
+    ]
+    return pd.DataFrame(rows)
+
+
+def results(folder: Path, run_id: str, *, repeats: int, scale: dict[str, float]) -> dict[str, Path]:
+    """The files of a small run: timings and their summary, a figure and a provenance record."""
+    folder.mkdir()
+    timed = timings(run_id, scale)
+    timed.to_csv(folder / "timings.csv", index=False)
+    timed.groupby("method", as_index=False).first().to_csv(folder / "summary.csv", index=False)
     (folder / "throughput.png").write_bytes(bytes(range(256)))
     record = {
         "run_id": run_id,
@@ -44,6 +61,7 @@ def results(folder: Path, run_id: str, *, repeats: int, seconds: float) -> dict[
     }
     (folder / "provenance.json").write_text(json.dumps(record))
     return {
+        "tables/timings.csv": folder / "timings.csv",
         "tables/summary.csv": folder / "summary.csv",
         "figures/throughput.png": folder / "throughput.png",
         "provenance.json": folder / "provenance.json",
@@ -52,7 +70,7 @@ def results(folder: Path, run_id: str, *, repeats: int, seconds: float) -> dict[
 
 def pack(tmp_path: Path, run_id: str = "20261122T000000Z-aaaa", **kwargs) -> Path:
     out = tmp_path / "archives" / result_archive.archive_name(run_id)
-    files = results(tmp_path / run_id, run_id, **{"repeats": 3, "seconds": 0.1, **kwargs})
+    files = results(tmp_path / run_id, run_id, **{"repeats": 3, "scale": {}, **kwargs})
     result_archive.create(out, run_id, files)
     return out
 
@@ -133,11 +151,54 @@ def test_a_link_member_or_a_non_archive_is_refused(tmp_path: Path) -> None:
     assert cli.main(["verify-archive", str(tmp_path / "junk.tar.gz")]) == 2
 
 
-def test_compare_gives_ratios_and_names_the_config_difference(tmp_path: Path) -> None:
-    a = pack(tmp_path, "20261122T000000Z-aaaa", repeats=3, seconds=0.1)
-    b = pack(tmp_path, "20261122T010000Z-bbbb", repeats=5, seconds=0.2)
-    text = result_archive.compare(a, b)
+def test_compare_marks_cells_beyond_noise_and_names_the_config_difference(
+    tmp_path: Path, capsys
+) -> None:
+    """B: LMDB twice as slow, PNG twice as fast, HDF5 1% slower (inside the repeats' spread)."""
+    a = pack(tmp_path, "20261122T000000Z-aaaa", repeats=3)
+    b = pack(
+        tmp_path, "20261122T010000Z-bbbb", repeats=5, scale={"lmdb": 2, "png": 0.5, "hdf5": 1.01}
+    )
+    assert cli.main(["compare", str(a), str(b)]) == 0
+    text = capsys.readouterr().out
     assert "config: repeats: 3 -> 5" in text
-    row = next(line for line in text.splitlines() if line.strip().startswith("lmdb"))
-    assert row.split()[-3:] == ["0.1", "0.2", "2"]  # median A, median B, B ÷ A
+    rows = {
+        line.split()[0]: line.split()
+        for line in text.splitlines()
+        if line.split()[:2] in (["lmdb", "fast"], ["png", "fast"], ["hdf5", "fast"])
+    }
+    assert rows["lmdb"][-1] == "slower" and rows["lmdb"][-4] == "2"  # B ÷ A
+    assert rows["png"][-1] == "faster" and rows["png"][-4] == "0.5"
+    assert rows["hdf5"][-2:] == ["within", "noise"]
+    assert "2 of 3 cells differ beyond noise (1 faster, 1 slower in B)" in text
     assert "code:" not in text and "machine:" not in text
+
+
+def test_an_archive_packed_again_with_plain_tar_is_verified(tmp_path: Path) -> None:
+    """Extracted and packed again with `tar -czf`, which adds folder entries: still intact, and a
+    changed, added or removed file is still named."""
+    path = pack(tmp_path)
+    folder = path.name.removesuffix(".tar.gz")
+    extracted = tmp_path / "extracted"
+    extracted.mkdir()
+    subprocess.run(["tar", "-xzf", str(path), "-C", str(extracted)], check=True)
+    repacked = tmp_path / "again" / path.name
+    repacked.parent.mkdir()
+
+    def tar_again() -> list[str]:
+        repacked.unlink(missing_ok=True)
+        subprocess.run(["tar", "-czf", str(repacked), folder], cwd=extracted, check=True)
+        return result_archive.verify(repacked)
+
+    with tarfile.open(path) as original:
+        assert not any(member.isdir() for member in original)
+    assert tar_again() == []
+    with tarfile.open(repacked) as again:
+        assert any(member.isdir() for member in again)
+    run = extracted / folder
+    (run / "figures/throughput.png").write_bytes(b"changed")
+    (run / "tables/extra.csv").write_text("added")
+    (run / "tables/timings.csv").unlink()
+    problems = tar_again()
+    assert "removed: tables/timings.csv" in problems and "added: tables/extra.csv" in problems
+    assert any(problem.startswith("changed: figures/throughput.png") for problem in problems)

@@ -35,7 +35,9 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("archive", type=Path)
     verify.set_defaults(run=_verify)
     compare = commands.add_parser(
-        "compare", help="medians of two archived runs side by side, and what differs between them"
+        "compare",
+        help="each cell of two archived runs: faster, slower or within noise; then what differs "
+        "between the runs",
     )
     compare.add_argument("archive_a", type=Path)
     compare.add_argument("archive_b", type=Path)

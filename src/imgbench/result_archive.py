@@ -1,4 +1,5 @@
-"""One run's results as one shippable file, checked against its manifest, and two runs compared.
+"""One run's results as one shippable file, checked against its manifest, and two runs compared
+cell by cell, beyond noise or within it.
 
 An archive `imgbench-<run id>.tar.gz` holds one folder `imgbench-<run id>/` with the tables,
 figures, HTML report, provenance record, effective config and `MANIFEST.sha256` (the SHA-256 of
@@ -22,11 +23,13 @@ import pandas as pd
 from imgbench import provenance
 from imgbench.atomic_files import exclusive_path
 from imgbench.cells import SUMMARY_KEYS
+from imgbench.confidence import Change, change, ratio_interval
 from imgbench.errors import ResultArchiveError
 
 MANIFEST = "MANIFEST.sha256"
 PROVENANCE = "provenance.json"
 SUMMARY = "tables/summary.csv"
+TIMINGS = "tables/timings.csv"
 
 
 def archive_name(run_id: str) -> str:
@@ -78,16 +81,26 @@ def pack(record: Path, files: Mapping[str, Path], out: Path) -> None:
 
 
 def read_members(path: Path) -> dict[str, bytes]:
-    """Every regular file of an archive by its name inside the run folder."""
+    """Every regular file of an archive by its name inside the run folder.
+
+    Folder entries inside the run folder are allowed (a plain `tar -czf` of an extracted archive
+    adds them) and carry nothing; anything else, or anything outside one run folder, is refused.
+    """
     try:
         with tarfile.open(path, "r:gz") as tar:
             members = {}
+            folders = set()
             for member in tar:
-                folder, _, name = member.name.partition("/")
-                if not member.isfile() or not folder.startswith("imgbench-") or not name:
+                folder, _, name = member.name.rstrip("/").partition("/")
+                folders.add(folder)
+                inside = folder.startswith("imgbench-") and len(folders) == 1
+                if inside and member.isdir():
+                    continue
+                if not inside or not member.isfile() or not name:
                     raise ResultArchiveError(
                         f"{path}: unexpected member {member.name!r}; an imgbench archive holds "
-                        "only regular files inside one imgbench-<run id>/ folder"
+                        "only regular files (and their folders) inside one imgbench-<run id>/ "
+                        "folder"
                     )
                 extracted = tar.extractfile(member)
                 members[name] = extracted.read() if extracted else b""
@@ -136,20 +149,20 @@ def _provenance_problems(path: Path, members: Mapping[str, bytes]) -> list[str]:
 
 @dataclass(frozen=True)
 class Run:
-    """What `compare` needs from one archive."""
+    """What `compare` needs from one archive: its provenance and every timed repeat."""
 
     name: str
     provenance: dict[str, object]
-    summary: pd.DataFrame
+    timings: pd.DataFrame
 
     @classmethod
     def load(cls, path: Path) -> Run:
         members = read_members(path)
-        for needed in (PROVENANCE, SUMMARY):
+        for needed in (PROVENANCE, TIMINGS):
             if needed not in members:
                 raise ResultArchiveError(f"{path} has no {needed}: not an imgbench archive")
-        summary = pd.read_csv(io.BytesIO(members[SUMMARY]), keep_default_na=False, na_values=[""])
-        return cls(path.name, json.loads(members[PROVENANCE]), summary)
+        timings = pd.read_csv(io.BytesIO(members[TIMINGS]), keep_default_na=False, na_values=[""])
+        return cls(path.name, json.loads(members[PROVENANCE]), timings)
 
 
 def _flatten(value: object, prefix: str = "") -> Iterator[tuple[str, object]]:
@@ -172,17 +185,48 @@ def differences(a: Mapping[str, object], b: Mapping[str, object]) -> list[str]:
     return lines
 
 
+def cell_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Per cell measured in both runs: both medians, B ÷ A with its 95% interval (a bootstrap
+    over both runs' repeats) and whether B is faster, slower or within noise."""
+    keys = [key for key in SUMMARY_KEYS if key in a and key in b]
+    cells_a = {key: cell.to_numpy(float) for key, cell in a.groupby(keys)["seconds"]}
+    rows = []
+    for key, cell_b in b.groupby(keys)["seconds"]:
+        if key not in cells_a:
+            continue
+        ratio = ratio_interval(cell_b.to_numpy(float), cells_a[key])
+        rows.append(
+            dict(zip(keys, key, strict=True))
+            | {
+                "median_a": float(pd.Series(cells_a[key]).median()),
+                "median_b": float(cell_b.median()),
+                "b_over_a": ratio.estimate,
+                "ci_low": ratio.low,
+                "ci_high": ratio.high,
+                "change": change(ratio).value,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def compare(path_a: Path, path_b: Path) -> str:
-    """Per measured cell, both medians and B ÷ A; then every difference between the two runs."""
+    """Per measured cell, both medians, B ÷ A with its interval and the verdict; a one-line
+    count of the cells that differ beyond noise; then every difference between the runs."""
     a, b = Run.load(path_a), Run.load(path_b)
-    keys = [key for key in SUMMARY_KEYS if key in a.summary and key in b.summary]
-    cells = a.summary[[*keys, "seconds_median"]].merge(
-        b.summary[[*keys, "seconds_median"]], on=keys, how="outer", suffixes=("_a", "_b")
-    )
-    cells["ratio_b_over_a"] = cells.seconds_median_b / cells.seconds_median_a
+    cells = cell_changes(a.timings, b.timings)
     lines = [f"A: {a.name} (run {a.provenance.get('run_id')})"]
     lines += [f"B: {b.name} (run {b.provenance.get('run_id')})", ""]
-    lines += [cells.to_string(index=False, float_format=lambda value: f"{value:.6g}"), ""]
+    if cells.empty:
+        lines += ["The two runs have no measured cell in common.", ""]
+    else:
+        lines += [cells.to_string(index=False, float_format=lambda value: f"{value:.6g}"), ""]
+        changed = cells[cells.change != Change.WITHIN_NOISE]
+        faster = int((changed.change == Change.FASTER).sum())
+        lines += [
+            f"{len(changed)} of {len(cells)} cells differ beyond noise ({faster} faster, "
+            f"{len(changed) - faster} slower in B); the others are within noise.",
+            "",
+        ]
     found = differences(a.provenance, b.provenance)
     lines += [
         "Differences between the runs:"

@@ -21,6 +21,7 @@ from imgbench.cells import (
     SUMMARY_KEYS,
     TIMING_COLUMNS,
 )
+from imgbench.confidence import median_interval
 
 SORT_KEYS = [*SUMMARY_KEYS, "repeat", "sample"]
 
@@ -39,8 +40,8 @@ def concat_tables(paths: Iterable[Path], columns: Sequence[str]) -> pd.DataFrame
 
 
 def summarise(timings: pd.DataFrame) -> pd.DataFrame:
-    """Per measured cell: median, min, max and 90th percentile seconds, the spread
-    ((max - min) / median) and images per second at the median."""
+    """Per measured cell: the median seconds with its 95% interval (`imgbench.confidence`), min,
+    max and 90th percentile, and images per second at the median."""
     grouped = timings.groupby(list(SUMMARY_KEYS), sort=True)
     summary = grouped.agg(
         samples=("seconds", "count"),
@@ -51,7 +52,11 @@ def summarise(timings: pd.DataFrame) -> pd.DataFrame:
         seconds_p90=("seconds", lambda seconds: seconds.quantile(0.9)),
         resident_fraction_max=("resident_fraction", "max"),
     ).reset_index()
-    summary["spread"] = (summary.seconds_max - summary.seconds_min) / summary.seconds_median
+    intervals = [median_interval(cell.to_numpy()) for _, cell in grouped["seconds"]]
+    summary["seconds_ci_low"] = [interval.low for interval in intervals]
+    summary["seconds_ci_high"] = [interval.high for interval in intervals]
+    summary["ci_coverage"] = [interval.coverage for interval in intervals]
+    summary["ci_half_width"] = [interval.relative_half_width() for interval in intervals]
     summary["images_per_second"] = summary["images"] / summary["seconds_median"]
     return summary[list(SUMMARY_COLUMNS)]
 

@@ -62,7 +62,9 @@ rule figure:
 rule benchmark_report:
     input:
         summary="results/tables/summary.csv",
+        timings="results/tables/timings.csv",
         disk="results/tables/disk_usage.csv",
+        benchmarks=job_time_files(),
         provenance="results/provenance.json",
         code=tracked_code("benchmark_report.py"),
     output:

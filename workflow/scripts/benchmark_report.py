@@ -8,7 +8,9 @@ from imgbench.present.report import write_report
 with job_log(snakemake.log[0]):
     write_report(
         summary=Path(snakemake.input.summary),
+        timings=Path(snakemake.input.timings),
         disk=Path(snakemake.input.disk),
+        benchmarks=[Path(path) for path in snakemake.input.benchmarks],
         provenance_record=Path(snakemake.input.provenance),
         report=Path(snakemake.output[0]),
         config=dict(snakemake.params.config),

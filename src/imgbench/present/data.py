@@ -28,7 +28,7 @@ from imgbench.cells import (
 from imgbench.present.style import LineLook, format_colours, implementation_looks, line_style
 
 # The columns figures use, of the tables `imgbench.tables` writes.
-SUMMARY_NEEDS = (*SUMMARY_KEYS, "images", "seconds_median", "seconds_min", "seconds_max")
+SUMMARY_NEEDS = (*SUMMARY_KEYS, "images", "seconds_median", "seconds_ci_low", "seconds_ci_high")
 DISK_NEEDS = (*DISK_KEYS, "kib_allocated")
 
 
@@ -111,11 +111,11 @@ def value(frame: pd.DataFrame, series: Series, column: str = "seconds_median") -
 
 
 def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Images per second at the median, slowest and fastest sample."""
+    """Images per second at the median and at the ends of its 95% interval."""
     frame = frame.copy()
     frame["rate"] = frame["images"] / frame["seconds_median"]
-    frame["rate_low"] = frame["images"] / frame["seconds_max"]
-    frame["rate_high"] = frame["images"] / frame["seconds_min"]
+    frame["rate_low"] = frame["images"] / frame["seconds_ci_high"]
+    frame["rate_high"] = frame["images"] / frame["seconds_ci_low"]
     return frame
 
 

@@ -34,9 +34,9 @@ FIGURES: tuple[FigureSpec, ...] = (
         "tutorial",
         TUTORIAL,
         "Time to write all N images into a new store (buffered write, the tutorial's measure), "
-        "against N, linear axes. One line per format and implementation; the band is min to max "
-        "over the repeats. Lower is better. The durable cost (write plus syncfs) is in "
-        "*durability*.",
+        "against N, linear axes. One line per format and implementation; the band is the 95% "
+        "interval of the median (see the summary table). Lower is better. The durable cost "
+        "(write plus syncfs) is in *durability*.",
     ),
     FigureSpec(
         "store_time_log",
@@ -67,7 +67,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         TUTORIAL,
         "Write time (left panel, buffered) and reference read time (right panel: warm cache, in "
         "order, one reader) against N on linear axes, as in the tutorial. Colour is the format, "
-        "line style the implementation; bands are min to max over the repeats. Lower is better.",
+        "line style the implementation; bands are the 95% intervals of the medians. Lower is "
+        "better.",
     ),
     FigureSpec(
         "read_write_log",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ from imgbench.cells import (
     BASELINE,
     BASELINE_FORMAT,
     FORMAT_COLUMN,
+    SUMMARY_KEYS,
     Cache,
     Operation,
     Order,
@@ -25,14 +27,23 @@ from imgbench.cells import (
     Presentation,
     Series,
     all_reads,
+    cell_key,
     presentations_from,
     reads,
     single_image,
 )
+from imgbench.confidence import Interval, Verdict, ratio_interval, verdict
 from imgbench.tables import read_table
 
 TARGET_IMAGES = 100_000
-SPREAD_LIMIT = 0.25
+HALF_WIDTH_LIMIT = 0.10  # the worst read cell's 95% interval, as a fraction of its median
+# The jobs whose time a run is spent on, by rule, in the words of the report.
+EXPERIMENTS = {
+    "build_store": "writing whole stores",
+    "read_store": "reading whole stores (every read cell)",
+    "single_image": "one image at a time",
+    "disk_usage": "disk use (du) and store checksums",
+}
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,9 @@ class Labels:
     def series(self, name: str, implementation: str) -> Series:
         return Series.of(name, implementation, self.presentations)
 
-    def of(self, row: object) -> str:
-        return self.series(getattr(row, FORMAT_COLUMN), row.implementation).label()
+    def of(self, row: Mapping[str, object] | pd.Series) -> str:
+        """The label of the series a table row belongs to."""
+        return self.series(str(row[FORMAT_COLUMN]), str(row["implementation"])).label()
 
     def in_reading_order(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Rows ordered as the tutorial presents them: PNG, LMDB, HDF5, then raw; tutorial
@@ -83,9 +95,23 @@ class Labels:
         return frame.iloc[order]
 
 
-def _median(cells: pd.DataFrame, name: str, implementation: str) -> float | None:
-    row = cells[(cells[FORMAT_COLUMN] == name) & (cells.implementation == implementation)]
-    return float(row.seconds_median.iloc[0]) if len(row) else None
+class Samples:
+    """Every timed repeat of every cell: what the interval of a ratio of two cells' medians is
+    bootstrapped from."""
+
+    def __init__(self, timings: pd.DataFrame) -> None:
+        grouped = timings.groupby(list(SUMMARY_KEYS), sort=False)["seconds"]
+        self.by_cell = {key: cell.to_numpy(float) for key, cell in grouped}
+
+    def ratio(self, top: Mapping[str, object], bottom: Mapping[str, object]) -> Interval:
+        """`top`'s median time ÷ `bottom`'s, with its 95% interval."""
+        return ratio_interval(self.by_cell[cell_key(top)], self.by_cell[cell_key(bottom)])
+
+
+def _row(cells: pd.DataFrame, name: str, implementation: str) -> dict[str, object] | None:
+    """The one summary row of a series among `cells` (one cell per series), if measured."""
+    rows = cells[(cells[FORMAT_COLUMN] == name) & (cells.implementation == implementation)]
+    return rows.iloc[0].to_dict() if len(rows) else None
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -93,34 +119,49 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def target_rows(summary: pd.DataFrame, n_images: int, labels: Labels) -> list[list[str]]:
-    """One row per target: measured value, goal, and whether it was met at `n_images`."""
+def _ratio(interval: Interval, digits: int = 2) -> str:
+    """ "2.10× (1.95–2.30)": a ratio and its 95% interval."""
+    return f"{interval.estimate:.{digits}f}× ({interval.low:.{digits}f}–{interval.high:.{digits}f})"
+
+
+def _seconds(cell: Mapping[str, object], scale: float = 1.0, form: str = ".4g") -> str:
+    """ "0.18 (0.17–0.19)": a cell's median and its 95% interval, times `scale`."""
+    median, low, high = (
+        float(cell[column]) * scale  # type: ignore[arg-type]
+        for column in ("seconds_median", "seconds_ci_low", "seconds_ci_high")
+    )
+    return f"{median:{form}} ({low:{form}}–{high:{form}})"
+
+
+def target_rows(
+    summary: pd.DataFrame, samples: Samples, n_images: int, labels: Labels
+) -> list[list[str]]:
+    """One row per target: the measured ratio with its 95% interval, the goal, and the verdict
+    the interval supports at `n_images`."""
     reference = reads(summary)
     reference = reference[reference.n_images == n_images]
     rows = []
     for target in TARGETS:
-        top = _median(reference, *target.numerator)
-        bottom = _median(reference, *target.denominator)
+        top = _row(reference, *target.numerator)
+        bottom = _row(reference, *target.denominator)
         if top is None or bottom is None:
             rows.append([target.description, "not measured", _goal(target), "—"])
             continue
-        ratio = top / bottom
-        met = ratio >= target.limit if target.at_least else ratio <= target.limit
-        rows.append(
-            [target.description, f"{ratio:.2f}×", _goal(target), "met" if met else "NOT met"]
-        )
+        interval = samples.ratio(top, bottom)
+        judged = verdict(interval, target.limit, at_least=target.at_least)
+        rows.append([target.description, _ratio(interval), _goal(target), judged])
     cells = all_reads(summary)
     cells = cells[cells.n_images == n_images]
     if len(cells):
-        worst = cells.loc[cells.spread.idxmax()]
+        worst = cells.loc[cells.ci_half_width.idxmax()]
         where = f"{labels.of(worst)}, {worst.cache}, {worst.order}, {worst.readers} reader(s)"
-        met = "met" if worst.spread <= SPREAD_LIMIT else "NOT met"
+        judged = Verdict.MET if worst.ci_half_width <= HALF_WIDTH_LIMIT else Verdict.NOT_MET
         rows.append(
             [
-                "(max − min) ÷ median, worst read cell",
-                f"{worst.spread:.0%} ({where})",
-                f"≤ {SPREAD_LIMIT:.0%}",
-                met,
+                "95% interval of the median ÷ median, worst read cell",
+                f"±{worst.ci_half_width:.1%} ({where}; {worst.samples} repeats)",
+                f"≤ ±{HALF_WIDTH_LIMIT:.0%}",
+                judged,
             ]
         )
     return rows
@@ -132,7 +173,9 @@ def _goal(target: Target) -> str:
 
 def render(
     summary: pd.DataFrame,
+    timings: pd.DataFrame,
     disk: pd.DataFrame,
+    job_times: pd.DataFrame,
     machine: Mapping[str, object],
     config: Mapping[str, object],
     presentations: Mapping[str, Presentation],
@@ -140,11 +183,13 @@ def render(
 ) -> str:
     """The whole report as Markdown."""
     labels = Labels(presentations)
+    samples = Samples(timings)
     summary, disk = labels.in_reading_order(summary), labels.in_reading_order(disk)
     n_images = int(all_reads(summary).n_images.max())
     lines = [f"# imgbench benchmark report ({n_images:,} images)", ""]
     lines += [
-        "Generated by the pipeline from `results/tables/`; do not edit by hand.",
+        "Generated by the pipeline from `results/tables/`; do not edit by hand. Every median "
+        "and ratio carries its 95% interval in parentheses (how: `imgbench.confidence`).",
         "",
     ]
     lines += ["## Machine and config", ""]
@@ -167,34 +212,57 @@ def render(
             f"The targets are defined at {TARGET_IMAGES:,} images; this run's largest is "
             f"{n_images:,}, so they are checked there instead.",
         ]
-    rows = target_rows(summary, n_images, labels)
-    lines += [""] + _table(["target", "measured", "goal", ""], rows)
-    lines += ["", *_reads_section(summary, n_images, labels)]
+    lines += [
+        "",
+        "A target is met when its whole 95% interval is on the goal's side, not met when the "
+        "whole interval is on the other side, and inconclusive when the interval straddles it.",
+    ]
+    rows = target_rows(summary, samples, n_images, labels)
+    lines += [""] + _table(["target", "measured (95% interval)", "goal", "verdict"], rows)
+    lines += ["", _memory_returned(timings)]
+    lines += ["", *_reads_section(summary, samples, n_images, labels)]
     lines += ["", *_writes_section(summary, n_images, labels)]
-    lines += ["", *_variations_section(summary, n_images, labels)]
+    lines += ["", *_variations_section(summary, samples, n_images, labels)]
     lines += ["", *_single_section(summary, labels), "", *_disk_section(disk, n_images, labels)]
+    lines += ["", *_time_section(job_times, labels)]
     lines += ["", *_figures_section(figures), ""]
     return "\n".join(lines)
 
 
-def _reads_section(summary: pd.DataFrame, n_images: int, labels: Labels) -> list[str]:
+def _memory_returned(timings: pd.DataFrame) -> str:
+    """How many timed repeats the VM's host took memory back during (`imgbench.host_memory`):
+    the cause of most outliers that remain."""
+    returned = pd.to_numeric(timings["memory_returned_kib"], errors="coerce")
+    if returned.isna().all():
+        return "This machine does not report memory to a VM host, so no repeat was slowed by it."
+    during = int((returned > 0).sum())
+    return (
+        f"During {during:,} of {returned.notna().sum():,} timed regions the VM's host took memory "
+        "back (`memory_returned_kib` in `timings.csv`); such repeats can be slower, and they stay "
+        "in every median and interval."
+    )
+
+
+def _reads_section(
+    summary: pd.DataFrame, samples: Samples, n_images: int, labels: Labels
+) -> list[str]:
     reference = reads(summary)
     reference = reference[reference.n_images == n_images]
-    raw = _median(reference, *RAW)
+    raw = _row(reference, *RAW)
     rows = []
-    for cell in reference.itertuples():
-        tutorial = _median(reference, getattr(cell, FORMAT_COLUMN), "tutorial")
+    for cell in reference.to_dict("records"):
+        tutorial = _row(reference, cell[FORMAT_COLUMN], "tutorial")
         rows.append(
             [
                 labels.of(cell),
-                f"{cell.seconds_median:.4g}",
-                f"{cell.seconds_min:.4g} – {cell.seconds_max:.4g}",
-                f"{cell.images_per_second:,.0f}",
-                f"{cell.seconds_median / raw:.2f}×" if raw else "—",
-                f"{tutorial / cell.seconds_median:.1f}×" if tutorial else "—",
+                _seconds(cell),
+                str(cell["samples"]),
+                f"{cell['images_per_second']:,.0f}",
+                _ratio(samples.ratio(cell, raw)) if raw else "—",
+                _ratio(samples.ratio(tutorial, cell), 1) if tutorial else "—",
             ]
         )
-    header = ["store", "read s (median)", "min – max", "images/s", "÷ raw", "speed-up vs tutorial"]
+    header = ["store", "read s", "repeats", "images/s", "÷ raw", "speed-up vs tutorial"]
     return [
         f"## Reading all {n_images:,} images (warm, in order, one reader)",
         "",
@@ -209,23 +277,37 @@ def _writes_section(summary: pd.DataFrame, n_images: int, labels: Labels) -> lis
     for (name, implementation), cells in every_phase.groupby(
         [FORMAT_COLUMN, "implementation"], sort=False
     ):
-        phases = cells.set_index("phase").seconds_median
-        write = phases.get(Phase.WRITE, float("nan"))
-        sync = phases.get(Phase.SYNC, float("nan"))
+        phases = {cell["phase"]: cell for cell in cells.to_dict("records")}
+        write, sync = phases.get(Phase.WRITE), phases.get(Phase.SYNC)
+        durable = (
+            float(write["seconds_median"]) + float(sync["seconds_median"])
+            if write and sync
+            else float("nan")
+        )
         rows.append(
             [
                 labels.series(name, implementation).label(),
-                f"{write:.4g}",
-                f"{sync:.4g}",
-                f"{write + sync:.4g}",
-                f"{n_images / (write + sync):,.0f}",
+                _seconds(write) if write else "—",
+                _seconds(sync) if sync else "—",
+                str(write["samples"]) if write else "—",
+                f"{durable:.4g}",
+                f"{n_images / durable:,.0f}",
             ]
         )
-    header = ["store", "write s (buffered)", "sync s (syncfs)", "durable s", "images/s durable"]
+    header = [
+        "store",
+        "write s (buffered)",
+        "sync s (syncfs)",
+        "repeats",
+        "durable s (medians)",
+        "images/s durable",
+    ]
     return [f"## Writing {n_images:,} images", "", *_table(header, rows)]
 
 
-def _variations_section(summary: pd.DataFrame, n_images: int, labels: Labels) -> list[str]:
+def _variations_section(
+    summary: pd.DataFrame, samples: Samples, n_images: int, labels: Labels
+) -> list[str]:
     every_cell = all_reads(summary)
     every_cell = every_cell[every_cell.n_images == n_images]
     reference = reads(every_cell)
@@ -237,26 +319,29 @@ def _variations_section(summary: pd.DataFrame, n_images: int, labels: Labels) ->
             "No variations (cold cache, random order, several readers) were measured in this run.",
         ]
     rows = []
-    for cell in variations.itertuples():
-        base = _median(reference, getattr(cell, FORMAT_COLUMN), cell.implementation)
+    for cell in variations.to_dict("records"):
+        base = _row(reference, cell[FORMAT_COLUMN], cell["implementation"])
         change = (
             "cold cache"
-            if cell.cache == Cache.COLD
-            else ("random order" if cell.order == Order.RANDOM else f"{cell.readers} readers")
+            if cell["cache"] == Cache.COLD
+            else ("random order" if cell["order"] == Order.RANDOM else f"{cell['readers']} readers")
         )
+        resident = cell["resident_fraction_max"]
         rows.append(
             [
                 labels.of(cell),
                 change,
-                f"{cell.seconds_median:.4g}",
-                f"{cell.seconds_median / base:.2f}×" if base else "—",
-                "—" if pd.isna(cell.resident_fraction_max) else f"{cell.resident_fraction_max:.1%}",
+                _seconds(cell),
+                str(cell["samples"]),
+                _ratio(samples.ratio(cell, base)) if base else "—",
+                "—" if pd.isna(resident) else f"{resident:.1%}",
             ]
         )
     header = [
         "store",
         "variation",
-        "read s (median)",
+        "read s",
+        "repeats",
         "÷ warm, in order, 1 reader",
         "resident after eviction (max)",
     ]
@@ -267,12 +352,12 @@ def _single_section(summary: pd.DataFrame, labels: Labels) -> list[str]:
     rows = [
         [
             labels.of(cell),
-            cell.operation,
-            f"{cell.seconds_median * 1e6:,.0f}",
-            f"{cell.seconds_p90 * 1e6:,.0f}",
-            str(cell.samples),
+            cell["operation"],
+            _seconds(cell, 1e6, ",.0f"),
+            f"{cell['seconds_p90'] * 1e6:,.0f}",
+            str(cell["samples"]),
         ]
-        for cell in single_image(summary).itertuples()
+        for cell in single_image(summary).to_dict("records")
     ]
     header = ["store", "operation", "median µs", "p90 µs", "operations timed"]
     return ["## One image at a time (a new one-image store per write)", "", *_table(header, rows)]
@@ -280,11 +365,76 @@ def _single_section(summary: pd.DataFrame, labels: Labels) -> list[str]:
 
 def _disk_section(disk: pd.DataFrame, n_images: int, labels: Labels) -> list[str]:
     rows = [
-        [labels.of(cell), f"{cell.kib_allocated:,}", f"{cell.kib_apparent:,}"]
-        for cell in disk[disk.n_images == n_images].itertuples()
+        [labels.of(cell), f"{cell['kib_allocated']:,}", f"{cell['kib_apparent']:,}"]
+        for cell in disk[disk.n_images == n_images].to_dict("records")
     ]
     header = ["store", "KiB allocated (du -sk)", "KiB apparent (du -sk --apparent-size)"]
     return [f"## Disk use at {n_images:,} images", "", *_table(header, rows)]
+
+
+def job_times(benchmarks: Sequence[Path]) -> pd.DataFrame:
+    """The wall time of every measuring job, from Snakemake's benchmark files
+    (`results/benchmarks/<rule>/<format>/<implementation>/...tsv`), and when each ended."""
+    rows = []
+    for path in benchmarks:
+        parts = Path(path).parts
+        rule, name, implementation = parts[parts.index("benchmarks") + 1 :][:3]
+        seconds = float(pd.read_csv(path, sep="\t")["s"].iloc[0])
+        ended = Path(path).stat().st_mtime
+        rows.append(
+            {
+                "experiment": rule,
+                FORMAT_COLUMN: name,
+                "implementation": implementation.removesuffix(".tsv"),
+                "seconds": seconds,
+                "started": ended - seconds,
+                "ended": ended,
+            }
+        )
+    return pd.DataFrame(rows, columns=JOB_TIME_COLUMNS)
+
+
+JOB_TIME_COLUMNS = ["experiment", FORMAT_COLUMN, "implementation", "seconds", "started", "ended"]
+
+
+def _time_section(times: pd.DataFrame, labels: Labels) -> list[str]:
+    """Where the run's time went: per experiment and per store, as shares of the measuring
+    jobs' total, and the span from the first of them starting to the last ending."""
+    title = "## Where the run's time went"
+    if times.empty:
+        return [title, "", "No measuring job's time was recorded in this run."]
+    total = times.seconds.sum()
+    start, end = (datetime.fromtimestamp(t, UTC) for t in (times.started.min(), times.ended.max()))
+    lines = [
+        title,
+        "",
+        f"The measuring jobs ran from {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC "
+        f"({(end - start).total_seconds() / 60:.1f} min, one at a time) and took "
+        f"{total / 60:.1f} min in all (Snakemake's benchmark files); the rest of the span is "
+        "Snakemake starting each job.",
+        "",
+    ]
+    by_experiment = times.groupby("experiment", sort=False).seconds.agg(["count", "sum"])
+    rows = [
+        [
+            EXPERIMENTS.get(rule, rule),
+            str(int(row["count"])),
+            f"{row['sum']:.0f}",
+            _share(row["sum"], total),
+        ]
+        for rule, row in by_experiment.sort_values("sum", ascending=False).iterrows()
+    ]
+    lines += _table(["experiment", "jobs", "seconds", "share"], rows)
+    by_store = times.groupby([FORMAT_COLUMN, "implementation"], sort=False).seconds.sum()
+    rows = [
+        [labels.series(name, implementation).label(), f"{seconds:.0f}", _share(seconds, total)]
+        for (name, implementation), seconds in by_store.sort_values(ascending=False).items()
+    ]
+    return [*lines, "", *_table(["store", "seconds", "share"], rows)]
+
+
+def _share(seconds: float, total: float) -> str:
+    return f"{seconds / total:.0%}" if total else "—"
 
 
 def _figures_section(figures: Sequence[str]) -> list[str]:
@@ -295,7 +445,9 @@ def _figures_section(figures: Sequence[str]) -> list[str]:
 
 def write_report(
     summary: Path,
+    timings: Path,
     disk: Path,
+    benchmarks: Sequence[Path],
     provenance_record: Path,
     report: Path,
     config: Mapping[str, object],
@@ -306,7 +458,9 @@ def write_report(
     record = provenance.read(provenance_record)
     text = render(
         read_table(summary),
+        read_table(timings),
         read_table(disk),
+        job_times(benchmarks),
         record["machine"] | {"libraries": record["software"], "measured_on": record["measured_on"]},
         {"run id": record["run_id"], **config},
         presentations_from(presentations),

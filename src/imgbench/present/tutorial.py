@@ -20,7 +20,7 @@ PANEL_TITLES = {"write": "Write (buffered)", "read": f"Read ({REFERENCE_READ_WOR
 
 
 def time_figure(data: FigureData, kinds: tuple[str, ...], title: str, *, log: bool) -> Figure:
-    """Median time against N per series, with the min-max spread as a band; several kinds of cell
+    """Median time against N per series, with its 95% interval as a band; several kinds of cell
     go in side-by-side panels sharing the time axis."""
     cells = {kind: reference_cells(data, kind) for kind in kinds}
     if all(frame.empty for frame in cells.values()):
@@ -43,8 +43,8 @@ def time_figure(data: FigureData, kinds: tuple[str, ...], title: str, *, log: bo
             )
             axes.fill_between(
                 rows["n_images"],
-                rows["seconds_min"],
-                rows["seconds_max"],
+                rows["seconds_ci_low"],
+                rows["seconds_ci_high"],
                 color=data.colour(series),
                 alpha=0.12,
                 linewidth=0,

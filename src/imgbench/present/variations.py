@@ -43,9 +43,9 @@ def factor_words(factor: str, value: object) -> str:
 
 
 def variation_figure(data: FigureData, variation: Variation) -> Figure:
-    """Reference read cell vs the cell varying one factor, in images/s with min-max error bars,
-    per series at the largest N the variation was measured at; the varied bar is labelled with
-    its images/s ÷ the reference's."""
+    """Reference read cell vs the cell varying one factor, in images/s with error bars for the
+    95% interval of the median, per series at the largest N the variation was measured at; the
+    varied bar is labelled with its images/s ÷ the reference's."""
     varied_value = variation.value(data.summary)
     if varied_value is None:
         return parts.note_figure(variation.title, f"{variation.missing} in this run")
@@ -92,7 +92,7 @@ def variation_figure(data: FigureData, variation: Variation) -> Figure:
     axes.set_ylabel("Images per second (higher is better)")
     axes.set_title(
         f"{variation.title} at N = {n:,}\nlabels: {varied} images/s ÷ {base} images/s; "
-        "error bars: min–max"
+        "error bars: 95% interval of the median"
     )
     parts.legend(figure, role_swatches(f"{base} (reference)", varied))
     return figure
