@@ -135,3 +135,18 @@ def test_the_minimum_is_kept_even_past_the_budget() -> None:
     policy = RepeatPolicy(minimum=3, maximum=50, relative_half_width=0.05, cell_budget_seconds=1)
     clock = Clock(30.0)
     assert policy.repeat(lambda repeat: clock.run([1.0, 5.0, 2.0][repeat]), clock) == 3
+
+
+def test_a_cell_that_settles_after_its_outliers_stops_before_the_maximum() -> None:
+    """An outlier, then steady repeats: from nine repeats the interval runs from the second
+    smallest to the second largest, leaving the outlier out, and the cell stops."""
+    samples = [3.0, 1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0, 1.0] + [1.0] * 38
+    policy = RepeatPolicy(minimum=3, maximum=50, relative_half_width=0.05, cell_budget_seconds=1e6)
+    clock = Clock(1.0)
+    assert policy.repeat(lambda repeat: clock.run(samples[repeat]), clock) == 9
+
+
+def test_one_or_two_repeats_never_stop_a_cell_on_their_agreement() -> None:
+    policy = RepeatPolicy(minimum=1, maximum=50, relative_half_width=0.05, cell_budget_seconds=1e6)
+    clock = Clock(1.0)
+    assert policy.repeat(lambda repeat: clock.run(1.0), clock) == 3

@@ -66,7 +66,7 @@ def test_targets_are_met_not_met_or_inconclusive_by_their_intervals() -> None:
     rows = verdicts(timings(**{"hdf5/tutorial": 0.1}))
     assert rows["HDF5 read speed-up, fast ÷ tutorial"] == ("2.00× (1.98–2.02)", "not met")
     worst = rows["95% interval of the median ÷ median, worst read cell"]
-    assert worst[0].startswith("±100.0% (PNG fast, cold, sequential, 1 reader(s); 6 repeats)")
+    assert worst[0] == "±100.0% (PNG fast, cold, sequential, 1 reader(s); 6 repeats, 97% interval)"
     assert worst[1] == "not met"
 
 
@@ -77,13 +77,15 @@ def test_a_target_without_its_measurements_says_so() -> None:
 
 
 def benchmark_files(folder: Path) -> list[Path]:
-    """Benchmark files as Snakemake writes them, for two jobs that ran one after the other."""
+    """Benchmark files as Snakemake writes them, for three jobs that ran one after the other."""
     files = []
-    for rule, seconds, ended in (
-        ("build_store", 30.0, 1_800_000_030),
-        ("read_store", 90.0, 1_800_000_125),
-    ):
-        path = folder / "benchmarks" / rule / "png" / "fast" / "1000.tsv"
+    jobs = (
+        ("build_store/png/fast/1000.tsv", 30.0, 1_800_000_030),
+        ("single_image/png/fast.tsv", 30.0, 1_800_000_095),
+        ("read_store/png/fast/1000.tsv", 90.0, 1_800_000_125),
+    )
+    for job, seconds, ended in jobs:
+        path = folder / "benchmarks" / job
         path.parent.mkdir(parents=True)
         path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:{seconds:02.0f}\t100\n")
         os.utime(path, (ended, ended))
@@ -106,6 +108,7 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
     machine = {"cpu": "Test CPU", "cores": 2, "memory_gib": 24, "filesystem": {"type": "ext4"}}
     machine["measured_on"] = [{"host": "node-1", "filesystem": "xfs"}]
     frame = timings()
+    frame.loc[3, "memory_returned_kib"] = 2048
     text = report.render(
         summarise(frame),
         frame,
@@ -122,6 +125,10 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
     assert "| PNG fast | 4,040 | 2,195 |" in text
     assert "| PNG fast | 2 (1.98–2.02) | 6 | 500 | 40.00× (39.60–40.40) | 4.0× (4.0–4.0) |" in text
     assert text.index("| PNG tutorial |") < text.index("| LMDB tutorial |") < text.index("| raw |")
-    assert "(2.1 min, one at a time) and took 2.0 min in all" in text
-    assert "| reading whole stores (every read cell) | 1 | 90 | 75% |" in text
+    assert "(2.1 min) and took 2.5 min in all" in text
+    assert "| reading whole stores (every read cell) | 1 | 90 | 60% |" in text
+    assert "| one image at a time | 1 | 30 | 20% |" in text
+    assert "| raw | 0.05 (0.0495–0.0505) | 6 | 20,000 | — | — |" in text  # no ratio to itself
+    assert "| PNG tutorial | 8 (7.92–8.08) | 6 | 125 | 160.00× (158.41–161.60) | — |" in text
+    assert "During 1 of 48 timed regions the VM's host took memory back" in text
     assert "![throughput](../figures/throughput.png)" in text  # resolves beside results/tables/

@@ -171,6 +171,19 @@ def test_compare_marks_cells_beyond_noise_and_names_the_config_difference(
     assert rows["png"][-1] == "faster" and rows["png"][-4] == "0.5"
     assert rows["hdf5"][-2:] == ["within", "noise"]
     assert "2 of 3 cells differ beyond noise (1 faster, 1 slower in B)" in text
+
+
+def test_compare_names_cells_only_one_run_measured(tmp_path: Path) -> None:
+    a = pack(tmp_path, "20261122T000000Z-aaaa")
+    b = tmp_path / "archives" / result_archive.archive_name("20261122T010000Z-bbbb")
+    files = results(tmp_path / "b", "20261122T010000Z-bbbb", repeats=3, scale={})
+    timed = pd.read_csv(files["tables/timings.csv"])
+    timed.loc[timed.method == "png", "n_images"] = 2000  # PNG measured at another N in B
+    timed.to_csv(files["tables/timings.csv"], index=False)
+    result_archive.create(b, "20261122T010000Z-bbbb", files)
+    text = result_archive.compare(a, b)
+    assert "0 of 2 cells differ beyond noise" in text
+    assert "1 cell(s) only in A." in text and "1 cell(s) only in B." in text
     assert "code:" not in text and "machine:" not in text
 
 

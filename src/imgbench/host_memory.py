@@ -8,8 +8,9 @@ deleted, a page cache just evicted for a cold read or a result array just freed 
 so without care the timed region pays for it, at random: that was most of the one-sided
 outliers of writes and cold reads (measured 2026-11-25, see `docs/measurement.md`).
 
-`back` touches and frees a buffer as large as the memory the timed region will need, just
-before it: the freed pages are then still backed by the host when the region takes them.
+`back` touches and frees a buffer as large as the memory a timed write will need, just before
+it: the write's page cache then takes freed pages the host still backs. (Before reads it did not
+help: the pages it frees were sometimes handed back during the read instead.)
 `Watch` records how much memory was reported to the host during a timed region, so any outlier
 that remains can be traced; on a machine without free page reporting it records nothing.
 """

@@ -40,6 +40,7 @@ from imgbench.errors import StoreError, VerificationError
 from imgbench.stores.base import Store, worker_count
 
 WARMUP_IMAGES = 10
+SETTLED_REPEATS = 3  # the fewest repeats whose agreement can stop a cell early
 T = TypeVar("T")
 
 
@@ -98,14 +99,17 @@ class RepeatPolicy:
 
     def enough(self, samples: list[float], elapsed: float) -> bool:
         """Whether a cell with these repeats, after `elapsed` seconds, needs no more. Below six
-        repeats the interval is the whole range of the samples (see `confidence`), so three
-        repeats that agree within the width are enough."""
+        repeats the interval is the whole range of the samples (see `confidence`): from
+        `SETTLED_REPEATS` on, repeats that all agree within the width are enough, even though
+        their range covers the median less surely than 95% (75% for three, as `ci_coverage`
+        records); one or two repeats cannot show noise at all."""
         count = len(samples)
         if count < self.minimum:
             return False
         if count >= self.maximum:
             return True
-        if median_interval(samples).relative_half_width() <= self.relative_half_width:
+        width = median_interval(samples).relative_half_width()
+        if count >= SETTLED_REPEATS and width <= self.relative_half_width:
             return True
         return elapsed / count * (count + 1) > self.cell_budget_seconds
 
@@ -258,12 +262,12 @@ def _time_read_cell(
     policy: RepeatPolicy,
 ) -> list[Timing]:
     """One read cell's repeats, as many as `policy` says; a cold cell evicts before each."""
-    timings = []
+    timings: list[Timing] = []
 
     def once(repeat: int) -> float:
         resident = pagecache.cold(store_dir) if cell.cache == Cache.COLD else None
-        # the result array, and for a cold read the page cache refilled
-        host_memory.back(expected[0].nbytes * (2 if cell.cache == Cache.COLD else 1))
+        # No `host_memory.back` here: measured, it did not help reads, and the buffer it frees
+        # was sometimes handed to the host during the read (docs/measurement.md).
         seconds, returned = _timed_read(store, store_dir, indices, cell, expected)
         timings.append(
             Timing(

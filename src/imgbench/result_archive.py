@@ -185,28 +185,39 @@ def differences(a: Mapping[str, object], b: Mapping[str, object]) -> list[str]:
     return lines
 
 
+ONLY_IN = {"a": "only in A", "b": "only in B"}
+
+
 def cell_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Per cell measured in both runs: both medians, B ÷ A with its 95% interval (a bootstrap
-    over both runs' repeats) and whether B is faster, slower or within noise."""
+    """Per cell: both medians, B ÷ A with its 95% interval (a bootstrap over both runs'
+    repeats) and whether B is faster, slower or within noise; a cell only one run measured is
+    marked so."""
     keys = [key for key in SUMMARY_KEYS if key in a and key in b]
     cells_a = {key: cell.to_numpy(float) for key, cell in a.groupby(keys)["seconds"]}
+    cells_b = {key: cell.to_numpy(float) for key, cell in b.groupby(keys)["seconds"]}
     rows = []
-    for key, cell_b in b.groupby(keys)["seconds"]:
+    for key in sorted(cells_a.keys() ^ cells_b.keys(), key=str):
+        side = "a" if key in cells_a else "b"
+        median = float(pd.Series((cells_a | cells_b)[key]).median())
+        rows.append(dict(zip(keys, key, strict=True)) | {f"median_{side}": median})
+        rows[-1]["change"] = ONLY_IN[side]
+    for key, cell_b in cells_b.items():
         if key not in cells_a:
             continue
-        ratio = ratio_interval(cell_b.to_numpy(float), cells_a[key])
+        ratio = ratio_interval(cell_b, cells_a[key])
         rows.append(
             dict(zip(keys, key, strict=True))
             | {
                 "median_a": float(pd.Series(cells_a[key]).median()),
-                "median_b": float(cell_b.median()),
+                "median_b": float(pd.Series(cell_b).median()),
                 "b_over_a": ratio.estimate,
                 "ci_low": ratio.low,
                 "ci_high": ratio.high,
                 "change": change(ratio).value,
             }
         )
-    return pd.DataFrame(rows)
+    columns = [*keys, "median_a", "median_b", "b_over_a", "ci_low", "ci_high", "change"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def compare(path_a: Path, path_b: Path) -> str:
@@ -220,13 +231,17 @@ def compare(path_a: Path, path_b: Path) -> str:
         lines += ["The two runs have no measured cell in common.", ""]
     else:
         lines += [cells.to_string(index=False, float_format=lambda value: f"{value:.6g}"), ""]
-        changed = cells[cells.change != Change.WITHIN_NOISE]
-        faster = int((changed.change == Change.FASTER).sum())
+        counts = cells.change.value_counts()
+        common = sum(counts.get(change, 0) for change in Change)
+        differ = counts.get(Change.FASTER, 0) + counts.get(Change.SLOWER, 0)
         lines += [
-            f"{len(changed)} of {len(cells)} cells differ beyond noise ({faster} faster, "
-            f"{len(changed) - faster} slower in B); the others are within noise.",
-            "",
+            f"{differ} of {common} cells differ beyond noise ({counts.get(Change.FASTER, 0)} "
+            f"faster, {counts.get(Change.SLOWER, 0)} slower in B); the others are within noise."
         ]
+        lines += [
+            f"{counts[words]} cell(s) {words}." for words in ONLY_IN.values() if words in counts
+        ]
+        lines += [""]
     found = differences(a.provenance, b.provenance)
     lines += [
         "Differences between the runs:"

@@ -44,7 +44,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         TUTORIAL,
         "Time to write all N images into a new store (buffered write), against N, log-log axes, "
         "so the small cutoffs are readable. Lower is better; parallel lines mean the same cost per "
-        "image.",
+        "image. Bands are the 95% intervals of the medians.",
     ),
     FigureSpec(
         "read_time_linear",
@@ -52,14 +52,15 @@ FIGURES: tuple[FigureSpec, ...] = (
         TUTORIAL,
         "Time to open a store, read all N images in order into one array with a warm page cache "
         "and one reader, and close it, against N, linear axes. Every read was checked bit for bit "
-        "against the images written. Lower is better.",
+        "against the images written. Lower is better; bands are the 95% intervals of the medians.",
     ),
     FigureSpec(
         "read_time_log",
         "tutorial",
         TUTORIAL,
         "The reference read (warm cache, in order, one reader) against N, log-log axes. Lower is "
-        "better; the raw baseline is the limit of this machine's memory and disk.",
+        "better; the raw baseline is the limit of this machine's memory and disk. Bands are the "
+        "95% intervals of the medians.",
     ),
     FigureSpec(
         "read_write_linear",
@@ -75,7 +76,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "tutorial",
         TUTORIAL,
         "Write time (left panel, buffered) and reference read time (right panel) against N on "
-        "log-log axes. Colour is the format, line style the implementation. Lower is better.",
+        "log-log axes. Colour is the format, line style the implementation; bands are the 95% "
+        "intervals of the medians. Lower is better.",
     ),
     FigureSpec(
         "disk_usage_stacked",
@@ -93,8 +95,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         IMPLEMENTATIONS,
         "Images per second at the median against N: reads (reference cell: warm cache, in order, "
         "one reader) and buffered writes, one panel per format and operation, line style telling "
-        "the implementations apart. Higher is better; small cutoffs are dominated by opening a "
-        "store.",
+        "the implementations apart; bands are the images per second at the ends of the median's "
+        "95% interval. Higher is better; small cutoffs are dominated by opening a store.",
     ),
     FigureSpec(
         "speedup_fast_vs_tutorial",
@@ -103,7 +105,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "How many times faster the ``fast`` implementation is than the ``tutorial`` one at the "
         "largest cutoff (tutorial median time divided by fast median time), for reads in the "
         "reference cell and for buffered writes. Above 1 means the engineered code is faster. The "
-        "benchmark report checks the read targets at 100,000 images.",
+        "benchmark report checks the read targets at 100,000 images and gives each ratio's 95% "
+        "interval.",
     ),
     FigureSpec(
         "ratio_to_raw",
@@ -111,7 +114,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         IMPLEMENTATIONS,
         "Each store's reference read time divided by the raw baseline's at the largest cutoff. "
         "1 is the limit of plain file I/O on this machine; the excess is the format's own "
-        "overhead.",
+        "overhead. The benchmark report gives each ratio's 95% interval.",
     ),
     # Read variations against the reference read cell.
     FigureSpec(
@@ -121,7 +124,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Images per second at the largest cutoff with a cold page cache (every file of the store "
         "written back and evicted with ``posix_fadvise(POSIX_FADV_DONTNEED)`` before each repeat, "
         "the eviction checked with ``mincore``) against warm, in order, one reader; labels give "
-        "the ratio.",
+        "the ratio, error bars the 95% interval of each median.",
     ),
     FigureSpec(
         "order_sequential_random",
@@ -129,7 +132,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         VARIATIONS,
         "Images per second at the largest cutoff reading a fixed-seed random permutation one "
         "image at a time through ``reader[i]``, as a training data loader does, against reading in "
-        "order in bulk (warm cache, one reader); labels give the ratio.",
+        "order in bulk (warm cache, one reader); labels give the ratio, error bars the 95% "
+        "interval of each median.",
     ),
     FigureSpec(
         "readers_1_2",
@@ -138,7 +142,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Images per second at the largest cutoff with several reader processes over disjoint "
         "slices (each opening the store itself after the fork; the clock covers opening, reading "
         "and closing, not forking) against one reader, warm cache, in order; labels give the "
-        "ratio.",
+        "ratio, error bars the 95% interval of each median.",
     ),
     # The cost of durable writes.
     FigureSpec(
