@@ -140,3 +140,17 @@ def test_pinning_caps_the_loaded_blas_pool_and_the_environment(monkeypatch) -> N
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
     assert all(os.environ[name] == "1" for name in thread_pools.ENVIRONMENT)
     assert lines[0].startswith("thread pools capped at 1")
+
+
+def test_memory_returned_to_the_host_is_the_counters_rise_or_nothing(tmp_path, monkeypatch) -> None:
+    from imgbench import host_memory
+
+    counter = tmp_path / "reported_kib"
+    monkeypatch.setattr(host_memory, "REPORTED", counter)
+    with host_memory.Watch() as watch:  # no counter: a machine that does not report
+        pass
+    assert watch.kib is None
+    counter.write_text("1000\n")
+    with host_memory.Watch() as watch:
+        counter.write_text("3048\n")
+    assert watch.kib == 2048

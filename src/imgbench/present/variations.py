@@ -91,8 +91,8 @@ def variation_figure(data: FigureData, variation: Variation) -> Figure:
     axes.margins(y=0.15)
     axes.set_ylabel("Images per second (higher is better)")
     axes.set_title(
-        f"{variation.title} at N = {n:,}\nlabels: {varied} images/s ÷ {base} images/s; "
-        "error bars: 95% interval of the median"
+        f"{variation.title} at N = {n:,}\nlabels: {varied} images/s ÷ {base} images/s\n"
+        "error bars: 95% interval of each median"
     )
     parts.legend(figure, role_swatches(f"{base} (reference)", varied))
     return figure
