@@ -51,13 +51,8 @@ def throughput_figure(data: FigureData) -> Figure:
             for series in own + [series for series in raw if name != BASELINE_FORMAT]:
                 rows = of_series(frame, series)
                 axes.plot(rows["n_images"], rows["rate"], **data.line_style(series))
-                axes.fill_between(
-                    rows["n_images"],
-                    rows["rate_low"],
-                    rows["rate_high"],
-                    color=data.colour(series),
-                    alpha=0.12,
-                    linewidth=0,
+                parts.interval_band(
+                    axes, rows["n_images"], rows["rate_low"], rows["rate_high"], data.colour(series)
                 )
             if not own:
                 parts.note(axes, f"No {label} {kind}s")

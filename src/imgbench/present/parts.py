@@ -102,6 +102,13 @@ def series_axis(axes: Axes, series: list[Series]) -> np.ndarray:
     return positions
 
 
+def interval_band(
+    axes: Axes, n: Sequence[float], low: Sequence[float], high: Sequence[float], colour: str
+) -> None:
+    """The 95% interval of a line's medians, as a light band in the line's colour."""
+    axes.fill_between(n, low, high, color=colour, alpha=0.12, linewidth=0)
+
+
 def bar_width(count: int) -> float:
     return max(7.0, 0.95 * count + 3.5)
 

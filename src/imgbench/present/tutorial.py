@@ -41,13 +41,12 @@ def time_figure(data: FigureData, kinds: tuple[str, ...], title: str, *, log: bo
                 label=series.label(),
                 **data.line_style(series),
             )
-            axes.fill_between(
+            parts.interval_band(
+                axes,
                 rows["n_images"],
                 rows["seconds_ci_low"],
                 rows["seconds_ci_high"],
-                color=data.colour(series),
-                alpha=0.12,
-                linewidth=0,
+                data.colour(series),
             )
             handles.setdefault(series, line)
         if combined:
