@@ -215,3 +215,13 @@ def test_an_archive_packed_again_with_plain_tar_is_verified(tmp_path: Path) -> N
     problems = tar_again()
     assert "removed: tables/timings.csv" in problems and "added: tables/extra.csv" in problems
     assert any(problem.startswith("changed: figures/throughput.png") for problem in problems)
+
+
+def test_compare_refuses_an_archive_without_its_timings(tmp_path: Path, capsys) -> None:
+    """compare needs every repeat; an archive missing timings.csv is named, not half-compared."""
+    a = pack(tmp_path, "20261122T000000Z-aaaa")
+    b = pack(tmp_path, "20261122T010000Z-bbbb")
+    rewrite(b, lambda members: members.pop("imgbench-20261122T010000Z-bbbb/tables/timings.csv"))
+    assert cli.main(["compare", str(a), str(b)]) == 2
+    error = capsys.readouterr().err
+    assert "has no tables/timings.csv: not an imgbench archive" in error
