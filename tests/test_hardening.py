@@ -90,7 +90,10 @@ def test_a_store_killed_mid_build_is_rebuilt_on_rerun(tmp_path: Path) -> None:
     assert unlock.returncode == 0, unlock.output[-2000:]
     rerun = run_snakemake(project, SLOW_CONFIG, TABLES)
     assert rerun.returncode == 0, rerun.output[-3000:]
-    assert scratch_folders(project) == []  # the killed job's half-written repeats are gone
+    assert scratch_folders(project) == []  # the killed job's half-written repeats are gone...
+    discarded = project / "results/stores/.discarded"  # ...set aside, to be deleted after the run
+    set_aside = [path.name for path in discarded.iterdir() if path.name.startswith(".3000.")]
+    assert len(set_aside) == 2  # the killed job's scratch and the rerun's unkept repeats
     pool, labels = synthetic_images(TINY_TRAIN_IMAGES, seed=7)
     with open_store(project / STORE) as reader:
         images, read_labels = reader.read_many(np.arange(3000))

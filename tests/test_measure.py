@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from imgbench import measure
-from imgbench.cells import ReadCell, read_cells
+from imgbench import discards, measure
+from imgbench.cells import ReadCell, read_cells, read_factors
 from imgbench.disk_usage import disk_usage_kib
 from imgbench.errors import VerificationError
 from imgbench.stores import get_store, open_store
@@ -49,18 +49,49 @@ def test_read_cells_vary_one_factor_at_a_time() -> None:
     assert read_cells(["warm"], ["sequential"], [1]) == [ReadCell()]
 
 
+def test_only_the_implementations_named_get_the_read_variations() -> None:
+    reads = {"cache": ["warm", "cold"], "order": ["sequential", "random"], "readers": [1, 2]}
+    reads["variations_for"] = ["fast", "baseline"]
+    assert read_cells(**_plural(read_factors(reads, "fast"))) == read_cells(
+        ["warm", "cold"], ["sequential", "random"], [1, 2]
+    )
+    assert read_cells(**_plural(read_factors(reads, "tutorial"))) == [ReadCell()]
+
+
+def _plural(factors: dict[str, list[object]]) -> dict[str, list[object]]:
+    """`read_factors`' keys as `read_cells`' argument names, as the read job's params name them."""
+    return {"caches": factors["cache"], "orders": factors["order"], "readers": factors["readers"]}
+
+
 @pytest.mark.parametrize("method", FAST)
 def test_write_many_times_write_and_sync_and_keeps_one_store(method, images, tmp_path) -> None:
     pixels, labels = images
     out = tmp_path / "stores" / method
-    timings = measure.time_write_many(get_store(method, "fast"), pixels, labels, out, THRICE)
+    discarded = tmp_path / "stores" / ".discarded"
+    store = get_store(method, "fast")
+    timings = measure.time_write_many(store, pixels, labels, out, THRICE, discarded)
     assert [(t.operation, t.phase, t.repeat, t.images) for t in timings] == [
         ("write_many", phase, r, 40) for r in range(3) for phase in ("write", "sync")
     ]
     assert all(t.seconds > 0 for t in timings)
-    assert [p.name for p in out.parent.iterdir()] == [method]  # no scratch left behind
+    assert sorted(p.name for p in out.parent.iterdir()) == [".discarded", method]
+    # The two other repeats and the warm-up are set aside whole, to be deleted after the run.
+    (set_aside,) = discarded.iterdir()
+    assert sorted(p.name for p in set_aside.iterdir()) == ["repeat-0", "repeat-1", "warmup"]
     with open_store(out) as reader:
         np.testing.assert_array_equal(reader.read_many(np.arange(40))[0], pixels)
+    deleted = discards.delete_all(discarded)
+    assert (deleted.folders, deleted.files > 0) == (1, True)
+    assert list(discarded.iterdir()) == []
+
+
+def test_without_a_discard_folder_repeats_are_deleted_at_once(images, tmp_path: Path) -> None:
+    """Node-local stores: no later job of the run can reach the node's disk."""
+    pixels, labels = images
+    out = tmp_path / "stores" / "raw"
+    measure.time_write_many(get_store("raw", "baseline"), pixels, labels, out, THRICE, None)
+    assert [p.name for p in out.parent.iterdir()] == ["raw"]
+    assert discards.delete_all(None).folders == 0
 
 
 @pytest.mark.parametrize("method", FAST)
@@ -107,7 +138,8 @@ def test_single_image_operations_are_sampled(method, images, tmp_path: Path) -> 
     pixels, labels = images
     beside = tmp_path / "single.csv"
     store = get_store(method, "fast")
-    timings = measure.time_single(store, pixels, labels, beside, TWICE, operations=4)
+    discarded = tmp_path / ".discarded"
+    timings = measure.time_single(store, pixels, labels, beside, TWICE, 4, discarded)
     assert sorted((t.operation, t.repeat, t.sample) for t in timings) == sorted(
         (operation, repeat, sample)
         for operation in ("write_single", "read_single")
@@ -115,7 +147,8 @@ def test_single_image_operations_are_sampled(method, images, tmp_path: Path) -> 
         for sample in range(4)
     )
     assert all(t.images == 1 and t.seconds > 0 for t in timings)
-    assert list(tmp_path.iterdir()) == []  # the one-image stores are cleaned up
+    assert [p.name for p in tmp_path.iterdir()] == [".discarded"]  # the one-image stores...
+    assert len(list(discarded.iterdir())) == 1  # ...are set aside in one folder
 
 
 def test_disk_usage_tells_allocated_from_apparent(tmp_path: Path) -> None:

@@ -64,6 +64,10 @@ def test_ruff_is_clean() -> None:
         ({"stores": {"folder": ""}}, "folder"),
         ({"stores": {"folder": "Snakefile/stores"}}, "Snakefile is a file, not a folder"),
         ({"stores": {"node_local": "yes"}}, "node_local"),
+        (
+            {"reads": {"variations_for": ["fast", "fats"]}},
+            "`reads.variations_for` names 'fats', which no format implements",
+        ),
     ],
     ids=[
         "unknown-format",
@@ -89,6 +93,7 @@ def test_ruff_is_clean() -> None:
         "empty-stores-folder",
         "stores-folder-under-a-file",
         "text-node-local",
+        "unknown-variations-implementation",
     ],
 )
 def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_path: Path) -> None:

@@ -36,6 +36,18 @@ def check_repeats(repeats: Mapping[str, float]) -> None:
         )
 
 
+def check_variations_for(reads: Mapping[str, object]) -> None:
+    """Refuse implementation names in `reads.variations_for` that no format has (a typo would
+    otherwise silently measure no variation)."""
+    known = {BASELINE, *(one for name in formats() for one in implementations(name))}
+    unknown = [one for one in reads["variations_for"] if one not in known]  # type: ignore[attr-defined]
+    if unknown:
+        raise ConfigError(
+            f"`reads.variations_for` names {', '.join(map(repr, unknown))}, which no format "
+            f"implements; known implementations: {', '.join(sorted(known))}"
+        )
+
+
 def check_stores_folder(stores: Mapping[str, object]) -> None:
     """Refuse, before any job runs, a `stores.folder` this machine could not create stores in.
 

@@ -22,7 +22,6 @@ import gc
 import math
 import multiprocessing
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -33,7 +32,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from imgbench import host_memory, pagecache
+from imgbench import discards, host_memory, pagecache
 from imgbench.cells import NOT_APPLICABLE, REFERENCE_READ, Cache, Operation, Order, Phase, ReadCell
 from imgbench.confidence import median_interval
 from imgbench.errors import StoreError, VerificationError
@@ -149,32 +148,37 @@ def verify(
         )
 
 
-def scratch_folder(beside: Path) -> Path:
+def scratch_folder(beside: Path, discarded: Path | None) -> Path:
     """A fresh folder on the same filesystem as `beside`, so results can be renamed into place.
 
-    Scratch folders a killed job left for the same output are removed first: Snakemake runs one
-    job per output at a time, so no other job can be using them.
+    Scratch folders a killed job left for the same output are set aside first (`discards`):
+    Snakemake runs one job per output at a time, so no other job can be using them.
     """
     beside.parent.mkdir(parents=True, exist_ok=True)
     for stale in beside.parent.glob(f".{beside.name}.*"):
         if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale)
+            discards.set_aside(stale, discarded)
     return Path(tempfile.mkdtemp(prefix=f".{beside.name}.", dir=beside.parent))
 
 
 def time_write_many(
-    store: Store, images: np.ndarray, labels: np.ndarray, out: Path, policy: RepeatPolicy
+    store: Store,
+    images: np.ndarray,
+    labels: np.ndarray,
+    out: Path,
+    policy: RepeatPolicy,
+    discarded: Path | None,
 ) -> list[Timing]:
     """Write the store into a fresh folder as often as `policy` says, timing the write and then
     its sync, and keep the last one at `out`. The buffered write is what the policy judges.
 
-    Earlier repeats are deleted only when the cell is done: deleting 100,000 files just before a
-    timed write made it up to five times slower (new inodes are checked against recently
-    deleted ones, and the deletion's TRIM runs inside unlink), which is the filesystem's state,
-    not the format. Dirty pages are written back and memory for the write backed by the host
-    (`host_memory`), untimed, before each repeat.
+    The other repeats are set aside in `discarded`, never deleted during the run's timing jobs:
+    deleting 100,000 files just before a timed write made it up to five times slower (new inodes
+    are checked against recently deleted ones, and the deletion's TRIM runs inside unlink), which
+    is the filesystem's state, not the format. Dirty pages are written back and memory for the
+    write backed by the host (`host_memory`), untimed, before each repeat.
     """
-    scratch = scratch_folder(out)
+    scratch = scratch_folder(out, discarded)
     try:
         store.write_many(scratch / "warmup", images[:WARMUP_IMAGES], labels[:WARMUP_IMAGES])
         timings: list[Timing] = []
@@ -203,7 +207,7 @@ def time_write_many(
         os.replace(scratch / f"repeat-{repeats - 1}", out)
         return timings
     finally:
-        shutil.rmtree(scratch)
+        discards.set_aside(scratch, discarded)
 
 
 def time_reads(
@@ -407,14 +411,16 @@ def time_single(
     scratch_beside: Path,
     policy: RepeatPolicy,
     operations: int,
+    discarded: Path | None,
 ) -> list[Timing]:
     """The tutorial's one-image write and read, each timed `operations` times per repeat; the
     policy judges a repeat by its total time.
 
     Each write makes a new one-image store; each read opens one of them, reads its image and
     closes it. Every operation is one row, so medians and percentiles come from all of them.
+    The one-image stores are set aside in `discarded` at the end.
     """
-    scratch = scratch_folder(scratch_beside)
+    scratch = scratch_folder(scratch_beside, discarded)
     try:
         warmup = scratch / "warmup"
         store.write_single(warmup, images[0], int(labels[0]))
@@ -457,4 +463,4 @@ def time_single(
         policy.repeat(once)
         return timings
     finally:
-        shutil.rmtree(scratch)
+        discards.set_aside(scratch, discarded)

@@ -27,13 +27,14 @@ def build_store(
     table: Path,
     repeats: Mapping[str, float],
     threads: int,
+    discarded: Path | None,
 ) -> None:
-    """Write the store of the pool's first `n_images` images as often as `repeats` says and
-    keep the last."""
+    """Write the store of the pool's first `n_images` images as often as `repeats` says, keep
+    the last and set the others aside in `discarded` (`imgbench.discards`)."""
     _pin(threads)
     images, labels = Pool.load(pool).first(n_images)
     policy = measure.RepeatPolicy.of(repeats)
-    timings = measure.time_write_many(store, images, labels, store_dir, policy)
+    timings = measure.time_write_many(store, images, labels, store_dir, policy, discarded)
     _write_timings(table, timings, store, n_images, store_dir)
 
 
@@ -68,13 +69,14 @@ def single_image(
     repeats: Mapping[str, float],
     operations: int,
     threads: int,
+    discarded: Path | None,
 ) -> None:
     """The tutorial's one-image write and read; the one-image stores are written beside
-    `scratch`, in the stores folder, like the big ones."""
+    `scratch`, in the stores folder, like the big ones, and set aside in `discarded`."""
     _pin(threads)
     images, labels = Pool.load(pool).first(operations)
     policy = measure.RepeatPolicy.of(repeats)
-    timings = measure.time_single(store, images, labels, scratch, policy, operations)
+    timings = measure.time_single(store, images, labels, scratch, policy, operations, discarded)
     _write_timings(table, timings, store, 1, scratch)
 
 

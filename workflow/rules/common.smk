@@ -7,12 +7,13 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from imgbench import code_tracking, machine, stores, thread_pools
-from imgbench.cells import Operation
+from imgbench import code_tracking, discards, machine, stores, thread_pools
+from imgbench.cells import Operation, read_factors
 from imgbench.config_checks import (
     check_cutoffs_fit,
     check_repeats,
     check_stores_folder,
+    check_variations_for,
     measured_stores,
 )
 from imgbench.present import registry
@@ -21,12 +22,20 @@ validate(config, schema="../schemas/config.schema.yaml")
 check_cutoffs_fit(config)
 check_stores_folder(config["stores"])
 check_repeats(config["repeats"])
+check_variations_for(config["reads"])
 
 DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
 READS = config["reads"]
 STORES_FOLDER = config["stores"]["folder"]
 STORE_DIR = os.path.join(STORES_FOLDER, "{format}/{implementation}/{n}")
+# Where timing jobs set aside the repeats they no longer need, deleted after the last timing job
+# (`imgbench.discards`); node-local stores are deleted at once, on the node that wrote them.
+DISCARDED = (
+    None
+    if config["stores"]["node_local"]
+    else str(discards.folder_in(Path(STORES_FOLDER)))
+)
 # Every (format, implementation) measured; `methods` is the config's name for the formats.
 STORES = measured_stores(config)
 FORMATS = list(dict.fromkeys(name for name, _ in STORES))
@@ -56,6 +65,16 @@ def tracked_code(script, *modules):
 def _tracked_code(script, modules):
     path = SCRIPTS / script
     return (str(path), *map(str, code_tracking.closure(SOURCE, [path], modules)))
+
+
+def read_factor(factor):
+    """A read job's values of one read factor: every configured one, or only the reference
+    cell's for an implementation `reads.variations_for` leaves out."""
+
+    def values(wildcards):
+        return read_factors(READS, wildcards.implementation)[factor]
+
+    return values
 
 
 def project_of_script(wildcards, input):
@@ -102,6 +121,7 @@ localrules:
     html_report,
     pack_result_archive,
     archive,
+    delete_discarded,
 
 
 def store_output():
@@ -238,6 +258,7 @@ def report_config():
 def final_outputs():
     return [
         "results/tables/timings.csv",
+        "results/measurements/discarded.txt",
         "results/tables/disk_usage.csv",
         "results/tables/summary.csv",
         "results/tables/benchmark.md",

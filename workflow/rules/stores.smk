@@ -23,6 +23,7 @@ rule build_store:
         runtime=store_runtime_minutes,
     params:
         repeats=config["repeats"],
+        discarded=DISCARDED,
     script:
         "../scripts/build_store.py"
 
@@ -47,9 +48,9 @@ rule read_store:
         runtime=store_runtime_minutes,
     params:
         repeats=config["repeats"],
-        caches=READS["cache"],
-        orders=READS["order"],
-        readers=READS["readers"],
+        caches=read_factor("cache"),
+        orders=read_factor("order"),
+        readers=read_factor("readers"),
         seed=READS["seed"],
     script:
         "../scripts/read_store.py"
@@ -76,6 +77,7 @@ rule single_image:
         repeats=config["repeats"],
         operations=config["single_operations"],
         scratch=os.path.join(STORES_FOLDER, "{format}/{implementation}/single"),
+        discarded=DISCARDED,
     script:
         "../scripts/single_image.py"
 
@@ -96,3 +98,21 @@ rule disk_usage:
         timing_slot=1,  # hashing a store would slow a timing job running beside it
     script:
         "../scripts/disk_usage.py"
+
+
+rule delete_discarded:
+    input:
+        after=timing_tables() + disk_tables(),  # only once every timing job is done
+        code=tracked_code("delete_discarded.py"),
+    output:
+        record="results/measurements/discarded.txt",
+    log:
+        "results/logs/delete_discarded.log",
+    benchmark:
+        "results/benchmarks/delete_discarded.tsv"
+    conda:
+        "../envs/imgbench.yaml"
+    params:
+        discarded=DISCARDED,
+    script:
+        "../scripts/delete_discarded.py"

@@ -15,4 +15,5 @@ with job_log(snakemake.log[0]):
         table=Path(snakemake.output.table),
         repeats=snakemake.params.repeats,
         threads=snakemake.threads,
+        discarded=snakemake.params.discarded and Path(snakemake.params.discarded),
     )

@@ -15,4 +15,5 @@ with job_log(snakemake.log[0]):
         repeats=snakemake.params.repeats,
         operations=snakemake.params.operations,
         threads=snakemake.threads,
+        discarded=snakemake.params.discarded and Path(snakemake.params.discarded),
     )

@@ -17,6 +17,11 @@ TUTORIAL = "1. Tutorial figures"
 IMPLEMENTATIONS = "2. Implementations and baseline"
 VARIATIONS = "3. Read variations"
 DURABILITY = "4. Durable writes"
+# Said by every read-variation caption: which stores have the varied cell.
+VARIED_STORES = (
+    " Only stores of the implementations config ``reads.variations_for`` names (by default "
+    "``fast`` and the raw baseline) are read with the variation."
+)
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Images per second at the largest cutoff with a cold page cache (every file of the store "
         "written back and evicted with ``posix_fadvise(POSIX_FADV_DONTNEED)`` before each repeat, "
         "the eviction checked with ``mincore``) against warm, in order, one reader; labels give "
-        "the ratio, error bars the 95% interval of each median.",
+        "the ratio, error bars the 95% interval of each median." + VARIED_STORES,
     ),
     FigureSpec(
         "order_sequential_random",
@@ -133,7 +138,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Images per second at the largest cutoff reading a fixed-seed random permutation one "
         "image at a time through ``reader[i]``, as a training data loader does, against reading in "
         "order in bulk (warm cache, one reader); labels give the ratio, error bars the 95% "
-        "interval of each median.",
+        "interval of each median." + VARIED_STORES,
     ),
     FigureSpec(
         "readers_1_2",
@@ -142,7 +147,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Images per second at the largest cutoff with several reader processes over disjoint "
         "slices (each opening the store itself after the fork; the clock covers opening, reading "
         "and closing, not forking) against one reader, warm cache, in order; labels give the "
-        "ratio, error bars the 95% interval of each median.",
+        "ratio, error bars the 95% interval of each median." + VARIED_STORES,
     ),
     # The cost of durable writes.
     FigureSpec(

@@ -44,7 +44,8 @@ def factor_words(factor: str, value: object) -> str:
 
 def variation_figure(data: FigureData, variation: Variation) -> Figure:
     """Reference read cell vs the cell varying one factor, in images/s with error bars for the
-    95% interval of the median, per series at the largest N the variation was measured at; the
+    95% interval of the median, per series measured with the variation, at the largest N it was
+    measured at; the
     varied bar is labelled with its images/s ÷ the reference's."""
     varied_value = variation.value(data.summary)
     if varied_value is None:
@@ -54,7 +55,7 @@ def variation_figure(data: FigureData, variation: Variation) -> Figure:
     n, changed = at_largest_n(with_rates(reads(data.summary, **{variation.factor: varied_value})))
     reference = with_rates(reads(data.summary))
     reference = reference[reference["n_images"] == n]
-    series = data.series(changed, reference)
+    series = data.series(changed)  # stores read only in the reference cell are left out
     figure = parts.new_figure(parts.bar_width(len(series)), FIGSIZE[1] + 0.3)
     axes = figure.add_subplot()
     positions = parts.series_axis(axes, series)
