@@ -110,7 +110,7 @@ def interval_band(
 
 
 def bar_width(count: int) -> float:
-    return max(7.0, 0.95 * count + 3.5)
+    return max(8.0, 0.95 * count + 3.5)  # room for a three-line title beside the legend
 
 
 def times(value: float) -> str:
