@@ -63,6 +63,25 @@ def test_evicting_a_folder_covers_every_file_in_nested_folders(folder: Path) -> 
     assert all(pagecache.resident_fraction(file) < 0.1 for file in files)
 
 
+def test_loading_reads_only_the_files_not_wholly_cached(folder: Path) -> None:
+    cached = written(folder / "cached", 2)
+    evicted = written(folder / "a" / "evicted", 8)
+    partly = written(folder / "partly", 8)
+    pagecache.evict(evicted)
+    pagecache.evict(partly)
+    descriptor = os.open(partly, os.O_RDONLY)
+    try:
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_RANDOM)  # no readahead
+        os.pread(descriptor, PAGE_SIZE, 0)  # its first page only
+    finally:
+        os.close(descriptor)
+    assert pagecache.resident_fraction(folder) < 0.5
+    assert pagecache.load(folder) == 2  # `cached` is not read again
+    assert pagecache.resident_fraction(folder) == 1.0
+    assert pagecache.resident_fraction(cached) == 1.0
+    assert pagecache.load(folder) == 0
+
+
 def test_resident_fraction_counts_pages_not_files(folder: Path) -> None:
     big = written(folder / "big", 8)
     written(folder / "small", 0.5)

@@ -130,6 +130,33 @@ def resident_fraction(path: Path) -> float:
     return resident / total if total else 0.0
 
 
+def load(path: Path) -> int:
+    """Read into the page cache every file of `path` that is not wholly in it; return how many.
+
+    A warm read needs the whole store cached, and reading only the missing files costs far less
+    than reading the store again through its format (100,000 PNG files: 22 s through Pillow).
+    Machines that reclaim memory proactively drop pages a minute after their last use
+    (docs/measurement.md), so a store built minutes earlier is rarely still wholly cached.
+    """
+    loaded = 0
+    buffer = bytearray(1 << 20)
+    for name in _walk(path)[0]:
+        descriptor = os.open(name, os.O_RDONLY)
+        try:
+            status = os.fstat(descriptor)
+            if status.st_size == 0:
+                continue
+            _check_mincore_allowed(name, status)
+            pages = -(-status.st_size // PAGE_SIZE)
+            if _resident_pages(name, descriptor, status.st_size, pages) < pages:
+                while os.readv(descriptor, [buffer]):
+                    pass
+                loaded += 1
+        finally:
+            os.close(descriptor)
+    return loaded
+
+
 def cold(path: Path) -> float:
     """Evict `path` and return its resident fraction: the proof a cold-cache measurement records."""
     evict(path)

@@ -29,6 +29,11 @@ CUTOFFS = config["cutoffs"]
 READS = config["reads"]
 STORES_FOLDER = config["stores"]["folder"]
 STORE_DIR = os.path.join(STORES_FOLDER, "{format}/{implementation}/{n}")
+# A store is read, then measured with du, right after its build job rather than after every other
+# build: pages unused for a minute leave the page cache on machines that reclaim proactively, and
+# reading a store back into the cache before its warm reads costs time (docs/measurement.md).
+READ_PRIORITY = 2
+DISK_USAGE_PRIORITY = 1
 # Where timing jobs set aside the repeats they no longer need, deleted after the last timing job
 # (`imgbench.discards`); node-local stores are deleted at once, on the node that wrote them.
 DISCARDED = (

@@ -39,6 +39,7 @@ rule read_store:
         "results/logs/read_store/{format}/{implementation}/{n}.log",
     benchmark:
         "results/benchmarks/read_store/{format}/{implementation}/{n}.tsv"
+    priority: READ_PRIORITY
     conda:
         "../envs/imgbench.yaml"
     threads: STORE_TIMING_THREADS
@@ -92,6 +93,7 @@ rule disk_usage:
         "results/logs/disk_usage/{format}/{implementation}/{n}.log",
     benchmark:
         "results/benchmarks/disk_usage/{format}/{implementation}/{n}.tsv"
+    priority: DISK_USAGE_PRIORITY
     conda:
         "../envs/imgbench.yaml"
     resources:
