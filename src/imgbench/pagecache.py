@@ -24,6 +24,7 @@ import mmap
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -115,18 +116,9 @@ def resident_fraction(path: Path) -> float:
     have no pages; a folder without pages gives 0.0.
     """
     resident = total = 0
-    for name in _walk(path)[0]:
-        descriptor = os.open(name, os.O_RDONLY)
-        try:
-            status = os.fstat(descriptor)
-            if status.st_size == 0:
-                continue
-            _check_mincore_allowed(name, status)
-            pages = -(-status.st_size // PAGE_SIZE)
-            resident += _resident_pages(name, descriptor, status.st_size, pages)
-            total += pages
-        finally:
-            os.close(descriptor)
+    for _, pages, cached in _residency(path):
+        resident += cached
+        total += pages
     return resident / total if total else 0.0
 
 
@@ -140,20 +132,11 @@ def load(path: Path) -> int:
     """
     loaded = 0
     buffer = bytearray(1 << 20)
-    for name in _walk(path)[0]:
-        descriptor = os.open(name, os.O_RDONLY)
-        try:
-            status = os.fstat(descriptor)
-            if status.st_size == 0:
-                continue
-            _check_mincore_allowed(name, status)
-            pages = -(-status.st_size // PAGE_SIZE)
-            if _resident_pages(name, descriptor, status.st_size, pages) < pages:
-                while os.readv(descriptor, [buffer]):
-                    pass
-                loaded += 1
-        finally:
-            os.close(descriptor)
+    for descriptor, pages, cached in _residency(path):
+        if cached < pages:
+            while os.readv(descriptor, [buffer]):
+                pass
+            loaded += 1
     return loaded
 
 
@@ -208,6 +191,22 @@ def _walk(path: Path) -> tuple[list[str], list[str]]:
                 elif entry.is_file(follow_symlinks=False):
                     files.append(entry.path)
     return files, folders
+
+
+def _residency(path: Path) -> Iterator[tuple[int, int, int]]:
+    """Descriptor, pages and cached pages of each non-empty file under `path`, one file open at
+    a time (the descriptor is closed once the caller moves on)."""
+    for name in _walk(path)[0]:
+        descriptor = os.open(name, os.O_RDONLY)
+        try:
+            status = os.fstat(descriptor)
+            if status.st_size == 0:
+                continue
+            _check_mincore_allowed(name, status)
+            pages = -(-status.st_size // PAGE_SIZE)
+            yield descriptor, pages, _resident_pages(name, descriptor, status.st_size, pages)
+        finally:
+            os.close(descriptor)
 
 
 def _check_mincore_allowed(name: str, status: os.stat_result) -> None:
