@@ -15,15 +15,17 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 FOLDER_NAME = ".discarded"
 
 
-def folder_in(stores_folder: Path) -> Path:
-    """Where the timing jobs of `stores_folder` set aside what they no longer need."""
-    return stores_folder / FOLDER_NAME
+def folder_for(stores: Mapping[str, object]) -> str | None:
+    """Where the timing jobs of config `stores` set aside what they no longer need; None for
+    node-local stores, which are deleted at once on the node that wrote them."""
+    return None if stores["node_local"] else os.path.join(str(stores["folder"]), FOLDER_NAME)
 
 
 def set_aside(folder: Path, discarded: Path | None) -> None:
@@ -53,13 +55,23 @@ class Deleted:
 
 
 def delete_all(discarded: Path | None) -> Deleted:
-    """Delete everything set aside in `discarded` (None: nothing was, stores are node-local)."""
+    """Delete everything set aside in `discarded` (None: nothing was, stores are node-local),
+    counting files and bytes in the same walk that deletes them."""
     started = time.perf_counter()
     folders = sorted(discarded.iterdir()) if discarded and discarded.is_dir() else []
     files = size = 0
     for folder in folders:
-        for root, _, names in os.walk(folder):
+        for root, subfolders, names in os.walk(folder, topdown=False):
+            for name in names:
+                path = os.path.join(root, name)
+                size += os.lstat(path).st_size
+                os.unlink(path)
             files += len(names)
-            size += sum(os.lstat(os.path.join(root, name)).st_size for name in names)
-        shutil.rmtree(folder)
+            for name in subfolders:
+                path = os.path.join(root, name)
+                if os.path.islink(path):  # a link to a folder is listed as one, not followed
+                    os.unlink(path)
+                else:
+                    os.rmdir(path)
+        os.rmdir(folder)
     return Deleted(len(folders), files, size, time.perf_counter() - started)

@@ -36,11 +36,7 @@ READ_PRIORITY = 2
 DISK_USAGE_PRIORITY = 1
 # Where timing jobs set aside the repeats they no longer need, deleted after the last timing job
 # (`imgbench.discards`); node-local stores are deleted at once, on the node that wrote them.
-DISCARDED = (
-    None
-    if config["stores"]["node_local"]
-    else str(discards.folder_in(Path(STORES_FOLDER)))
-)
+DISCARDED = discards.folder_for(config["stores"])
 # Every (format, implementation) measured; `methods` is the config's name for the formats.
 STORES = measured_stores(config)
 FORMATS = list(dict.fromkeys(name for name, _ in STORES))
