@@ -99,6 +99,14 @@ def test_every_table_and_figure_is_made(finished) -> None:
             assert figure.stat().st_size > 1000, figure
 
 
+def test_the_repeats_not_kept_are_deleted_after_the_last_timing_job(finished) -> None:
+    project, _ = finished
+    record = (project / "results/measurements/discarded.txt").read_text()
+    assert record.startswith("deleted ") and "set aside by timing jobs" in record
+    assert list((project / "results/stores/.discarded").iterdir()) == []
+    assert not list((project / "results/stores").glob("*/*/.*"))  # no scratch left beside stores
+
+
 def test_every_store_holds_the_repeated_training_images(finished) -> None:
     project, _ = finished
     pool, labels = synthetic_images(TINY_TRAIN_IMAGES, seed=7)
