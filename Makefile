@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run offline test report archive snapshot clean-results
+.PHONY: run offline test tools report archive snapshot clean-results
 
 run: $(INSTALLED)
 	$(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS)
@@ -23,8 +23,19 @@ report: $(INSTALLED)
 archive: $(INSTALLED)
 	$(BIN)/snakemake archive --cores all $(SNAKEMAKE_ARGS)
 
-test: $(INSTALLED)
+test: $(INSTALLED) tools
 	$(BIN)/pytest
+
+# The formats' own command-line tools the tests open stores with (command:Debian package),
+# installed when missing and this is root on Debian; elsewhere the tests needing one are skipped.
+TOOLS := sqlite3:sqlite3 mdb_dump:lmdb-utils
+tools:
+	@missing=""; for pair in $(TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	else echo "missing:$$missing; the tests that open stores with them will be skipped"; fi
 
 # The venv is rebuilt whenever the pinned dependencies change.
 $(INSTALLED): pyproject.toml requirements.lock

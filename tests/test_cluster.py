@@ -29,7 +29,7 @@ SMALL = merged(
 )
 
 
-# Every stage, with one figure job of the fourteen: they are all local rules alike.
+# Every stage, with one figure job of the sixteen: they are all local rules alike.
 TARGETS = ("results/tables/benchmark.md", "results/figures/durability.png")
 
 
@@ -51,7 +51,7 @@ def test_the_pipeline_runs_through_a_submit_based_executor(tmp_path: Path) -> No
         assert list(frame.columns) == list(here[name].columns), name
         assert len(frame) == len(here[name]), name
     # Stores are deterministic: the executor changes where jobs run, not what they write.
-    keys = ["method", "implementation", "n_images", "sha256"]
+    keys = ["method", "implementation", "codec", "n_images", "sha256"]
     pd.testing.assert_frame_equal(on_cluster["disk_usage"][keys], here["disk_usage"][keys])
     figures = sorted(path.name for path in (project / "results/figures").iterdir())
     assert figures == sorted(path.name for path in (local / "results/figures").iterdir())
@@ -101,7 +101,8 @@ def test_node_local_stores_are_built_read_and_measured_in_one_job_on_one_node(
     timings = pd.read_csv(project / "results/tables/timings.csv")
     assert set(timings.filesystem) == {machine.filesystem(scratch)["type"]}
     read = timings.query("operation == 'read_many'")
-    assert len(read.groupby(["method", "implementation", "n_images"])) == stores
+    assert len(read.groupby(["method", "implementation", "codec", "n_images"])) == stores
+    assert set(read.codec) == {"raw"}
     disk = pd.read_csv(project / "results/tables/disk_usage.csv")
     assert len(disk) == stores and (disk.kib_allocated > 0).all()
 

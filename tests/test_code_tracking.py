@@ -94,6 +94,12 @@ def test_the_real_jobs_import_what_they_run_and_not_what_they_do_not() -> None:
     assert not {"present/variations.py", "present/registry.py", "stores/base.py"} & figure
     timing = job_code("build_store.py", "imgbench.stores.lmdb")
     assert {"pool.py", "cells.py", "machine.py", "measure.py", "stores/lmdb.py"} <= timing
-    assert not {"stores/png.py", "tables.py", "cifar.py", "batches.py", "present/data.py"} & timing
+    assert (
+        not {"stores/files.py", "tables.py", "cifar.py", "batches.py", "present/data.py"} & timing
+    )
+    assert {"codecs.py", "parallel.py"} <= timing  # LMDB encodes and decodes on every core
+    floor = job_code("decode_floor.py")
+    assert {"codecs.py", "parallel.py", "measure.py", "store_timings.py"} <= floor
+    assert not {"stores/files.py", "stores/lmdb.py", "stores/hdf5.py"} & floor
     download = job_code("fetch_cifar.py")
     assert "cifar.py" in download and not {"pool.py", "cells.py", "batches.py"} & download

@@ -15,14 +15,15 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from imgbench import stores
-from imgbench.cells import Presentation
+from imgbench.cells import FLOOR_FORMAT, Presentation
 from imgbench.present import registry
 from imgbench.present.data import FigureData
 from imgbench.present.drawing import figure, write_figure
 from imgbench.present.registry import FILE_TYPES
 
 FIGURES = registry.NAMES
-PRESENTATIONS = {name: stores.presentation(name) for name in stores.formats()}
+# As the workflow passes them: every format's, and the decode floors'.
+PRESENTATIONS = {name: stores.presentation(name) for name in (*stores.formats(), FLOOR_FORMAT)}
 
 
 def figure_paths(outdir: Path) -> list[Path]:
@@ -47,29 +48,35 @@ def plot_all(summary: pd.DataFrame, disk: pd.DataFrame, outdir: Path) -> list[Pa
 
 
 CUTOFFS = (10, 100, 1000)
-# Plausible per-image seconds (buffered write, reference read) and KiB per image, per series.
+# Plausible per-image seconds (buffered write, reference read) and KiB per image, per series
+# (format, implementation, codec). LMDB fast also holds PNG, which only the codec figures show.
 PER_IMAGE = {
-    ("png", "tutorial"): (4e-4, 2e-4, 4.1),
-    ("png", "fast"): (1e-4, 5e-5, 4.1),
-    ("lmdb", "tutorial"): (5e-5, 3e-5, 3.2),
-    ("lmdb", "fast"): (1.5e-5, 4e-6, 3.1),
-    ("hdf5", "tutorial"): (3e-5, 2e-5, 3.0),
-    ("hdf5", "fast"): (1e-5, 5e-6, 3.0),
-    ("raw", "baseline"): (2e-6, 3e-6, 3.0),
+    ("files", "tutorial", "png"): (4e-4, 2e-4, 4.1),
+    ("files", "fast", "png"): (1e-4, 5e-5, 4.1),
+    ("lmdb", "tutorial", "raw"): (5e-5, 3e-5, 3.2),
+    ("lmdb", "fast", "raw"): (1.5e-5, 4e-6, 3.1),
+    ("lmdb", "fast", "png"): (6e-5, 4.5e-5, 2.3),
+    ("hdf5", "tutorial", "raw"): (3e-5, 2e-5, 3.0),
+    ("hdf5", "fast", "raw"): (1e-5, 5e-6, 3.0),
+    ("raw", "baseline", "raw"): (2e-6, 3e-6, 3.0),
 }
+# Per-image seconds of the reference read of each decode floor: reads only, no store on disk.
+FLOORS = {("floor", "baseline", "png"): 4e-5}
 FAST_ONLY = {key: value for key, value in PER_IMAGE.items() if key[1] == "fast"}
 ALL_READS = {"cache": ("warm", "cold"), "order": ("sequential", "random"), "readers": (1, 2)}
 # Factor applied to the reference read time by each variation.
 SLOWDOWN = {"cold": 3.0, "random": 1.5, 2: 0.6}
+# The tutorial's figures: each format in its own codec, the raw baseline, no decode floor.
 SERIES_LABELS = (
-    "PNG tutorial",
-    "PNG fast",
-    "LMDB tutorial",
-    "LMDB fast",
-    "HDF5 tutorial",
-    "HDF5 fast",
+    "files+png tutorial",
+    "files+png fast",
+    "LMDB+raw tutorial",
+    "LMDB+raw fast",
+    "HDF5+raw tutorial",
+    "HDF5+raw fast",
     "raw",
 )
+NOT_IN_TUTORIAL_FIGURES = ("LMDB+png fast", "png decode floor")
 TIME_FIGURES = [name for name in FIGURES if name.startswith(("store_time", "read_time", "read_w"))]
 TITLES = {
     "store_time_linear": "Storage time",
@@ -89,6 +96,7 @@ def summary_row(series, n, operation, phase, cache, order, readers, seconds) -> 
     return {
         "method": series[0],
         "implementation": series[1],
+        "codec": series[2],
         "n_images": n,
         "operation": operation,
         "phase": phase,
@@ -110,9 +118,16 @@ def summary_row(series, n, operation, phase, cache, order, readers, seconds) -> 
     }
 
 
-def make_summary(series=PER_IMAGE, reads=ALL_READS, sync: bool = True) -> pd.DataFrame:
-    """A summary table as the workflow writes it, single-image rows included (not plotted)."""
-    rows = []
+def make_summary(
+    series=PER_IMAGE, reads=ALL_READS, sync: bool = True, floors=FLOORS
+) -> pd.DataFrame:
+    """A summary table as the workflow writes it, single-image rows included (not plotted), and
+    the reference reads of the decode floors."""
+    rows = [
+        summary_row(key, n, "read_many", "read", "warm", "sequential", 1, median(read, n))
+        for key, read in floors.items()
+        for n in CUTOFFS
+    ]
     for key, (write, read, _) in series.items():
         for n in CUTOFFS:
             rows.append(
@@ -143,11 +158,12 @@ def make_disk(series=PER_IMAGE) -> pd.DataFrame:
             {
                 "method": method,
                 "implementation": implementation,
+                "codec": codec,
                 "n_images": n,
                 "kib_allocated": int(kib * n) + 4,
                 "kib_apparent": int(kib * n * 0.9) + 1,
             }
-            for (method, implementation), (_, _, kib) in series.items()
+            for (method, implementation, codec), (_, _, kib) in series.items()
             for n in CUTOFFS
         ]
     )
@@ -162,11 +178,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]
 
 @pytest.fixture(scope="module")
 def sparse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Render a run with only `fast` implementations, no raw, no read variations, no sync."""
+    """Render a run with only `fast` implementations, no raw, no decode floor, no read
+    variations, no sync."""
     outdir = tmp_path_factory.mktemp("sparse")
     reads = {"cache": ("warm",), "order": ("sequential",), "readers": (1,)}
     fast = {key: value for key, value in FAST_ONLY.items() if key[0] != "raw"}
-    plot_all(make_summary(fast, reads, sync=False), make_disk(fast), outdir)
+    plot_all(make_summary(fast, reads, sync=False, floors={}), make_disk(fast), outdir)
     return outdir
 
 
@@ -179,7 +196,7 @@ def ratio_label(value: float) -> str:
 
 
 def test_every_figure_is_declared_once_and_drawn_by_its_family() -> None:
-    assert len(FIGURES) == len(set(FIGURES)) == 14 and FILE_TYPES == ("png", "svg")
+    assert len(FIGURES) == len(set(FIGURES)) == 16 and FILE_TYPES == ("png", "svg")
     drawn = {}
     for family in registry.FAMILIES:
         drawers = importlib.import_module(f"imgbench.present.{family}").DRAWERS
@@ -225,6 +242,8 @@ def test_time_figures_have_labels_titles_and_every_series(
         assert f"<!-- {TITLES[name]} -->" in text, name
         for label in SERIES_LABELS:
             assert f"<!-- {label} -->" in text, (name, label)
+        for label in NOT_IN_TUTORIAL_FIGURES:  # each format in its own codec; no floor
+            assert f"<!-- {label}" not in text, (name, label)
         assert "No " not in text, name  # no "No ... in this run" note
     for name in ("read_write_linear", "read_write_log"):
         text = svg_text(outdir, name)
@@ -236,7 +255,7 @@ def test_series_keep_fixed_colours_and_implementation_styles(
     rendered: tuple[Path, list[Path]],
 ) -> None:
     text = svg_text(rendered[0], "read_time_log")
-    for colour in ("#1f77b4", "#ff7f0e", "#2ca02c", "#000000"):  # PNG, LMDB, HDF5, raw
+    for colour in ("#1f77b4", "#ff7f0e", "#2ca02c", "#000000"):  # files, LMDB, HDF5, raw
         assert f"stroke: {colour}" in text, colour
     # Solid fast, dashed tutorial, dotted baseline lines.
     assert "stroke-dasharray" in text
@@ -251,43 +270,106 @@ def test_disk_figure_has_series_and_cutoff_legend(rendered: tuple[Path, list[Pat
     png_tutorial = sum(int(4.1 * n) + 4 for n in CUTOFFS) / 1024
     assert f"<!-- {png_tutorial:,.1f} MiB -->" in text
     # Bar figures name each series on two lines, which the SVG keeps as two texts.
-    for word in ("PNG", "LMDB", "HDF5", "tutorial", "fast"):
+    for word in ("files+png", "LMDB+raw", "HDF5+raw", "tutorial", "fast"):
         assert f"<!-- {word} -->" in text, word
+    lmdb_png = sum(int(2.3 * n) + 4 for n in CUTOFFS) / 1024  # LMDB+png: not in this figure
+    assert f"<!-- {lmdb_png:,.1f} MiB -->" not in text and "<!-- LMDB+png -->" not in text
 
 
 def test_throughput_has_a_panel_per_method_and_legend(rendered: tuple[Path, list[Path]]) -> None:
     text = svg_text(rendered[0], "throughput")
     assert "Throughput (images per second, higher is better)" in text
     assert "Number of images" in text and "Read images/s" in text and "Write images/s" in text
-    for method in ("PNG", "LMDB", "HDF5"):
+    for method in ("files", "LMDB", "HDF5"):
         assert f"<!-- {method} · read -->" in text and f"<!-- {method} · write -->" in text
-    for label in ("tutorial", "fast", "raw (reference)"):
+    assert "<!-- Implementation · codec -->" in text
+    for label in ("tutorial", "fast", "png", "raw", "raw (reference)"):
         assert f"<!-- {label} -->" in text, label
+    assert "floor" not in text  # the decode floors get no panel
 
 
 def test_speedup_bars_are_labelled_with_tutorial_over_fast(
     rendered: tuple[Path, list[Path]],
 ) -> None:
     text = svg_text(rendered[0], "speedup_fast_vs_tutorial")
-    assert "at N = 1,000" in text and "Tutorial time ÷ fast time" in text
-    for method, label in (("png", "PNG"), ("lmdb", "LMDB"), ("hdf5", "HDF5")):
+    assert "at N = 1,000" in text and "Their time ÷ fast time" in text
+    assert "<!-- vs tutorial -->" in text and "vs documented" not in text
+    for method, codec, label in (
+        ("files", "png", "files+png"),
+        ("lmdb", "raw", "LMDB+raw"),
+        ("hdf5", "raw", "HDF5+raw"),
+    ):
         assert f"<!-- {label} -->" in text
         for kind, index in (("read", 1), ("write", 0)):
-            tutorial = median(PER_IMAGE[method, "tutorial"][index], 1000)
-            fast = median(PER_IMAGE[method, "fast"][index], 1000)
+            tutorial = median(PER_IMAGE[method, "tutorial", codec][index], 1000)
+            fast = median(PER_IMAGE[method, "fast", codec][index], 1000)
             assert f"<!-- {ratio_label(tutorial / fast)} -->" in text, (method, kind)
+    assert "LMDB+png" not in text  # no tutorial store of LMDB holds PNG
     assert "<!-- 1× (same time) -->" in text
 
 
-def test_ratio_to_raw_bars_are_labelled_with_read_over_raw(
+def test_speedup_compares_fast_with_the_documented_code_without_a_tutorial(
+    tmp_path: Path,
+) -> None:
+    series = {
+        ("sqlite", "documented", "png"): (3e-4, 1e-4, 4.0),
+        ("sqlite", "fast", "png"): (1e-4, 5e-5, 4.0),
+        ("lmdb", "fast", "raw"): PER_IMAGE["lmdb", "fast", "raw"],
+    }
+    plot_figure("speedup_fast_vs_tutorial", make_summary(series), make_disk(series), tmp_path)
+    text = svg_text(tmp_path, "speedup_fast_vs_tutorial")
+    assert "<!-- vs documented -->" in text and "vs tutorial" not in text
+    read = median(1e-4, 1000) / median(5e-5, 1000)
+    assert f"<!-- {ratio_label(read)} -->" in text and "LMDB" not in text
+
+
+def test_ratio_to_floor_bars_are_labelled_with_read_over_its_codecs_floor(
     rendered: tuple[Path, list[Path]],
 ) -> None:
-    text = svg_text(rendered[0], "ratio_to_raw")
-    assert "Read time ÷ raw read time" in text and "at N = 1,000" in text
-    raw = median(PER_IMAGE["raw", "baseline"][1], 1000)
+    text = svg_text(rendered[0], "ratio_to_floor")
+    assert "Read time ÷ floor read time" in text and "at N = 1,000" in text
+    assert "floors: raw: 5 ms, png decode: 42 ms" in text
+    floors = {
+        "raw": median(PER_IMAGE["raw", "baseline", "raw"][1], 1000),
+        "png": median(FLOORS["floor", "baseline", "png"], 1000),
+    }
     for key, (_, read, _) in PER_IMAGE.items():
         if key[0] != "raw":
-            assert f"<!-- {ratio_label(median(read, 1000) / raw)} -->" in text, key
+            ratio = median(read, 1000) / floors[key[2]]
+            assert f"<!-- {ratio_label(ratio)} -->" in text, key
+    assert "<!-- LMDB+png -->" in text  # every codec of every store, against its own floor
+    assert "<!-- raw -->" not in text and "png decode floor" not in text  # no bar for a floor
+
+
+def test_read_heatmap_has_a_cell_per_fast_container_and_codec(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    text = svg_text(rendered[0], "read_heatmap")
+    assert "Read throughput by container and codec" in text and "at N = 1,000" in text
+    for row in ("files fast", "LMDB fast", "HDF5 fast", "floor (raw baseline, decode)"):
+        assert f"<!-- {row} -->" in text, row
+    assert "<!-- raw -->" in text and "<!-- png -->" in text
+    rates = {
+        key: 1000 / median(read, 1000)
+        for key, (_, read, _) in PER_IMAGE.items()
+        if key[1] != "tutorial"
+    } | {key: 1000 / median(read, 1000) for key, read in FLOORS.items()}
+    for key, rate in rates.items():
+        assert f"<!-- {rate:,.0f} -->" in text, key
+    tutorial = 1000 / median(PER_IMAGE["lmdb", "tutorial", "raw"][1], 1000)
+    assert f"<!-- {tutorial:,.0f} -->" not in text
+    assert text.count("<!-- — -->") == 2  # files+raw and HDF5+png were not measured
+
+
+def test_disk_per_codec_groups_containers_by_codec(rendered: tuple[Path, list[Path]]) -> None:
+    text = svg_text(rendered[0], "disk_per_codec")
+    assert "Disk use per image by codec and container" in text and "at N = 1,000" in text
+    assert "Bytes per image (allocated)" in text and "<!-- Container -->" in text
+    for label in ("files", "LMDB", "HDF5", "raw baseline", "raw", "png"):
+        assert f"<!-- {label} -->" in text, label
+    for key in (("files", "tutorial", "png"), ("lmdb", "fast", "png"), ("hdf5", "tutorial", "raw")):
+        per_image = (int(PER_IMAGE[key][2] * 1000) + 4) * 1024 / 1000
+        assert f"<!-- {per_image:,.0f} -->" in text, key
 
 
 @pytest.mark.parametrize(
@@ -312,7 +394,7 @@ def test_durability_stacks_write_and_sync(rendered: tuple[Path, list[Path]]) -> 
     text = svg_text(rendered[0], "durability")
     assert "Time (s)" in text and "at N = 1,000" in text
     assert "<!-- buffered write -->" in text and "<!-- sync (syncfs) -->" in text
-    write = median(PER_IMAGE["png", "tutorial"][0], 1000)
+    write = median(PER_IMAGE["files", "tutorial", "png"][0], 1000)
     sync = 0.3 * write + 1e-3
     assert f"<!-- {(write + sync) * 1000:.3g} ms -->" in text
     assert f"<!-- sync {sync / (write + sync):.0%} -->" in text
@@ -321,8 +403,10 @@ def test_durability_stacks_write_and_sync(rendered: tuple[Path, list[Path]]) -> 
 def test_missing_data_still_writes_every_file_as_a_note(sparse: Path) -> None:
     assert sorted(sparse.iterdir()) == sorted(figure_paths(sparse))
     notes = {
-        "speedup_fast_vs_tutorial": "No method with both tutorial and fast timings in this run",
-        "ratio_to_raw": "No raw baseline reads in this run",
+        "speedup_fast_vs_tutorial": (
+            "No store with both fast and tutorial or documented timings in this run"
+        ),
+        "ratio_to_floor": "No raw baseline or decode floor reads in this run",
         "cache_warm_cold": "No cold-cache reads in this run",
         "order_sequential_random": "No random-order reads in this run",
         "readers_1_2": "No reads with 2 or more readers in this run",
@@ -334,9 +418,15 @@ def test_missing_data_still_writes_every_file_as_a_note(sparse: Path) -> None:
         text = svg_text(sparse, name)
         if name in notes:
             assert f"<!-- {notes[name]} -->" in text, name
+        elif registry.BY_NAME[name].category == registry.CODECS:  # codecs, not series
+            assert "in this run" not in text and "tutorial" not in text, name
+            assert "floor" not in text and "raw baseline" not in text, name
         else:  # figures with data keep plotting what there is, with no empty series
             assert "in this run" not in text, name
-            assert "fast" in text and "tutorial" not in text and "<!-- raw" not in text, name
+            assert "fast" in text and "tutorial" not in text, name
+            assert "<!-- raw (reference)" not in text and "floor" not in text, name
+            if name != "throughput":  # whose legend names the codecs, raw among them
+                assert "<!-- raw -->" not in text, name
 
 
 def test_same_input_gives_byte_identical_files(
@@ -361,27 +451,30 @@ def test_row_order_does_not_change_output(
 
 def test_unknown_method_uses_its_name_and_known_colours_stay_fixed(tmp_path: Path) -> None:
     series = {
-        ("lmdb", "fast"): PER_IMAGE["lmdb", "fast"],
-        ("zarr", "fast"): (2e-5, 1e-5, 3.1),
-        ("zarr", "tutorial"): (4e-5, 2e-5, 3.1),
+        ("lmdb", "fast", "raw"): PER_IMAGE["lmdb", "fast", "raw"],
+        ("zarr", "fast", "raw"): (2e-5, 1e-5, 3.1),
+        ("zarr", "tutorial", "raw"): (4e-5, 2e-5, 3.1),
     }
     for name in ("read_write_linear", "disk_usage_stacked"):
         plot_figure(name, make_summary(series), make_disk(series), tmp_path)
     text = svg_text(tmp_path, "read_write_linear")
-    assert "zarr fast" in text and "zarr tutorial" in text and "LMDB fast" in text
-    assert "#ff7f0e" in text  # LMDB keeps tab:orange even without PNG present
-    assert "#1f77b4" not in text  # PNG's blue is not handed to the unknown method
+    assert "zarr+raw fast" in text and "zarr+raw tutorial" in text and "LMDB+raw fast" in text
+    assert "#ff7f0e" in text  # LMDB keeps tab:orange even without files present
+    assert "#1f77b4" not in text  # files' blue is not handed to the unknown method
     assert "zarr" in svg_text(tmp_path, "disk_usage_stacked")
 
 
 def test_a_formats_presentation_sets_its_label_colour_marker_and_place(tmp_path: Path) -> None:
-    series = {("lmdb", "fast"): PER_IMAGE["lmdb", "fast"], ("zarr", "fast"): (2e-5, 1e-5, 3.1)}
+    series = {
+        ("lmdb", "fast", "raw"): PER_IMAGE["lmdb", "fast", "raw"],
+        ("zarr", "fast", "raw"): (2e-5, 1e-5, 3.1),
+    }
     zarr = Presentation(label="Zarr v3", colour="#123456", line_marker="*", rank=5)
     data = FigureData.of(make_summary(series), make_disk(series), {**PRESENTATIONS, "zarr": zarr})
     write_figure("read_time_log", "tutorial", data, [tmp_path / "read_time_log.svg"])
     text = svg_text(tmp_path, "read_time_log")
-    assert "<!-- Zarr v3 fast -->" in text and "stroke: #123456" in text
-    assert text.index("<!-- Zarr v3 fast -->") < text.index("<!-- LMDB fast -->")  # rank 5 < 20
+    assert "<!-- Zarr v3+raw fast -->" in text and "stroke: #123456" in text
+    assert text.index("<!-- Zarr v3+raw fast -->") < text.index("<!-- LMDB+raw fast -->")
     zarr_fast = next(one for one in data.series(data.summary) if one.format == "zarr")
     assert data.line_style(zarr_fast)["marker"] == "*"
 
@@ -421,9 +514,20 @@ def test_a_figure_its_family_does_not_draw_is_refused() -> None:
             "summary table column 'seconds_median' has non-numeric values",
         ),
         (
+            make_summary().drop(columns="codec"),
+            make_disk(),
+            "summary table lacks column(s): codec",
+        ),
+        (
+            make_summary(),
+            make_disk().drop(columns="codec"),
+            "disk table lacks column(s): codec",
+        ),
+        (
             pd.concat([make_summary(), make_summary().iloc[[0]]]),
             make_disk(),
-            "summary table repeats the row for {'method': 'png'",
+            "summary table repeats the row for {'method': 'floor', 'implementation': 'baseline', "
+            "'codec': 'png'",
         ),
         (make_summary(), pd.concat([make_disk()] * 2), "disk table repeats the row"),
     ],

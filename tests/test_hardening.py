@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 from imgbench import open_store
+from imgbench.codecs import Codec
+from imgbench.parallel import expected_images
 from imgbench.stores import get_store
 from imgbench.synthetic import synthetic_images
 
@@ -32,18 +34,19 @@ from conftest import (
 )
 
 pytestmark = pytest.mark.pipeline
-# One slow store (PNG the tutorial's way, a few seconds per build), measured as little as possible.
+# One slow store (PNG files the tutorial's way, a few seconds per build), measured as little as
+# possible.
 SLOW_CONFIG = merged(
     TINY_CONFIG,
     cutoffs=[3000],
-    methods=["png"],
+    methods=["files"],
     implementations=["tutorial"],
     baseline=False,
     repeats=exactly(3),
     single_operations=1,
     reads={"cache": ["warm"], "order": ["sequential"], "readers": [1], "seed": 0},
 )
-STORE = "results/stores/png/tutorial/3000"
+STORE = "results/stores/files/tutorial/png/3000"
 TABLES = "results/tables/summary.csv"  # a whole run but the figures, which these tests never read
 
 
@@ -113,10 +116,10 @@ def test_a_full_disk_fails_clearly_and_leaves_no_store(tmp_path: Path) -> None:
     output, _ = run.communicate(timeout=600)
     assert run.returncode != 0
     assert "file-size limit" in output and "free space" in output, output[-3000:]
-    stores = project / "results/stores/hdf5/fast"
+    stores = project / "results/stores/hdf5/fast/raw"
     left = [path.name for path in stores.iterdir()] if stores.exists() else []
     assert not [name for name in left if "3000" in name], left  # no partial store, no scratch
-    assert not (project / "results/measurements/hdf5/fast/3000/write_many.csv").exists()
+    assert not (project / "results/measurements/hdf5/fast/raw/3000/write_many.csv").exists()
 
 
 def test_a_second_run_in_the_same_folder_is_refused(tmp_path: Path) -> None:
@@ -134,24 +137,35 @@ def test_a_second_run_in_the_same_folder_is_refused(tmp_path: Path) -> None:
         assert len(reader) == 3000
 
 
-def _read_slice(args: tuple[str, str, str, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    method, implementation, path, start, stop = args
-    return get_store(method, implementation).read_many(Path(path), np.arange(start, stop))
+def _read_slice(args: tuple[str, str, str, str, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    method, implementation, codec, path, start, stop = args
+    store = get_store(method, implementation, Codec(codec))
+    return store.read_many(Path(path), np.arange(start, stop))
 
 
 @pytest.mark.parametrize(
-    ("method", "implementation"),
-    [("lmdb", "tutorial"), ("lmdb", "fast"), ("hdf5", "tutorial"), ("hdf5", "fast")],
+    ("method", "implementation", "codec"),
+    [
+        ("lmdb", "tutorial", "raw"),
+        ("lmdb", "fast", "raw"),
+        ("lmdb", "fast", "jpeg"),
+        ("hdf5", "tutorial", "raw"),
+        ("hdf5", "fast", "raw"),
+        ("files", "fast", "qoi"),
+    ],
 )
-def test_many_processes_read_one_store_at_once(method, implementation, tmp_path: Path) -> None:
+def test_many_processes_read_one_store_at_once(
+    method, implementation, codec, tmp_path: Path
+) -> None:
     images, labels = synthetic_images(400, seed=5)
-    store = get_store(method, implementation)
+    store = get_store(method, implementation, Codec(codec))
     store.write_many(tmp_path / "store", images, labels)
     with store.open(tmp_path / "store") as parents_reader:  # used, then closed before the fork
         parents_reader.read_many(np.arange(10))
     path = str(tmp_path / "store")
-    slices = [(method, implementation, path, i, i + 100) for i in range(0, 400, 100)]
+    slices = [(method, implementation, codec, path, i, i + 100) for i in range(0, 400, 100)]
     with multiprocessing.get_context("fork").Pool(4) as pool:  # each opens the store itself
         parts = pool.map(_read_slice, slices)
-    np.testing.assert_array_equal(np.concatenate([part[0] for part in parts]), images)
+    expected = expected_images(store.codec, images)
+    np.testing.assert_array_equal(np.concatenate([part[0] for part in parts]), expected)
     np.testing.assert_array_equal(np.concatenate([part[1] for part in parts]), labels)

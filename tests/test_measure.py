@@ -11,13 +11,15 @@ import pytest
 
 from imgbench import discards, measure
 from imgbench.cells import ReadCell, read_cells, read_factors
+from imgbench.codecs import Codec
 from imgbench.disk_usage import disk_usage_kib
 from imgbench.errors import VerificationError
+from imgbench.parallel import expected_images
 from imgbench.stores import get_store, open_store
 
 from conftest import exactly
 
-FAST = ["png", "lmdb", "hdf5"]
+FAST = ["files", "lmdb", "hdf5"]
 
 ONCE, TWICE, THRICE = (measure.RepeatPolicy.of(exactly(count)) for count in (1, 2, 3))
 
@@ -149,6 +151,40 @@ def test_single_image_operations_are_sampled(method, images, tmp_path: Path) -> 
     assert all(t.images == 1 and t.seconds > 0 for t in timings)
     assert [p.name for p in tmp_path.iterdir()] == [".discarded"]  # the one-image stores...
     assert len(list(discarded.iterdir())) == 1  # ...are set aside in one folder
+
+
+@pytest.mark.parametrize(("method", "codec"), [("files", "jpeg"), ("lmdb", "jpeg")])
+def test_a_lossy_store_is_verified_against_its_decoders_images(
+    method: str, codec: str, images, tmp_path: Path
+) -> None:
+    pixels, labels = images
+    store = get_store(method, "fast", Codec(codec))
+    store.write_many(tmp_path / "s", pixels, labels)
+    decoded = expected_images(store.codec, pixels)
+    cells = [ReadCell(), ReadCell(order="random"), ReadCell(readers=2)]
+    timings = measure.time_reads(store, tmp_path / "s", decoded, labels, ONCE, cells, seed=0)
+    assert len(timings) == 3 and all(t.seconds > 0 for t in timings)
+    with pytest.raises(VerificationError, match="differ from those written"):
+        measure.time_reads(store, tmp_path / "s", pixels, labels, ONCE, [ReadCell()], seed=0)
+    # One-image operations compare with the decoded images by themselves.
+    single = measure.time_single(store, pixels, labels, tmp_path / "single.csv", ONCE, 3, None)
+    assert len(single) == 6
+
+
+def test_the_decode_floor_decodes_from_memory_and_checks_every_decode(images) -> None:
+    pixels, _ = images
+    codec = Codec("png")
+    blobs = [codec.encode(image) for image in pixels]
+    timings = measure.time_decode_floor(codec, blobs, pixels, TWICE, workers=2)
+    assert [(t.operation, t.phase, t.repeat, t.images) for t in timings] == [
+        ("read_many", "read", repeat, 40) for repeat in range(2)
+    ]
+    assert all(t.seconds > 0 for t in timings)
+    assert {(t.cache, t.order, t.readers) for t in timings} == {("warm", "sequential", 1)}
+    damaged = pixels.copy()
+    damaged[3, 0, 0, 0] ^= 1
+    with pytest.raises(VerificationError, match="decoding png from memory gave other images"):
+        measure.time_decode_floor(codec, blobs, damaged, ONCE, workers=1)
 
 
 def test_disk_usage_tells_allocated_from_apparent(tmp_path: Path) -> None:

@@ -24,9 +24,13 @@ from imgbench.synthetic import synthetic_images
 from conftest import TINY_CONFIG, TINY_TRAIN_IMAGES, Run, copy_project, merged, run_snakemake
 
 pytestmark = pytest.mark.pipeline
-STORES = [(m, i) for m in ("png", "lmdb", "hdf5") for i in ("tutorial", "fast")] + [
-    ("raw", "baseline")
-]
+# (format, implementation, codec) of every store TINY_CONFIG measures, and its decode floors.
+STORES = [
+    (name, implementation, codec)
+    for name, codec in (("files", "png"), ("lmdb", "raw"), ("hdf5", "raw"))
+    for implementation in ("tutorial", "fast")
+] + [("raw", "baseline", "raw")]
+FLOORS = [("floor", "baseline", "png")]
 POOL = "results/dataset/pool.npz"
 
 
@@ -43,15 +47,25 @@ def test_every_table_and_figure_is_made(finished) -> None:
     project, _ = finished
     timings = pd.read_csv(project / "results/tables/timings.csv")
     assert tuple(timings.columns) == ("run_id", *TIMING_COLUMNS)
-    assert set(zip(timings.method, timings.implementation, strict=True)) == set(STORES)
+    series = zip(timings.method, timings.implementation, timings.codec, strict=True)
+    assert set(series) == set(STORES + FLOORS)
     writes = timings[timings.operation == "write_many"]
     assert len(writes) == len(STORES) * 2 * 2 * 2  # stores x cutoffs x phases x repeats
     assert set(writes.phase) == {"write", "sync"} and set(writes.n_images) == {10, 150}
     reads = timings[timings.operation == "read_many"]
     # Read cells per store: four for `reads.variations_for` (fast and baseline by default), the
     # reference cell alone for the tutorial's code.
-    read_cells = sum(1 if implementation == "tutorial" else 4 for _, implementation in STORES)
+    read_cells = sum(1 if implementation == "tutorial" else 4 for _, implementation, _ in STORES)
+    read_cells += len(FLOORS)  # a decode floor: the reference cell alone
     assert len(reads) == read_cells * 2 * 2  # x cutoffs x repeats
+    floor = reads[reads.method == "floor"]
+    assert set(floor.n_images) == {10, 150}
+    table = project / "results/measurements/floor/png/150/read_many.csv"
+    floor_table = pd.read_csv(table, keep_default_na=False)
+    assert set(floor_table.filesystem) == {"n/a"}  # decoded from memory: no filesystem
+    assert set(zip(floor.cache, floor.order, floor.readers, strict=True)) == {
+        ("warm", "sequential", 1)
+    }
     tutorial = reads[reads.implementation == "tutorial"]
     tutorial_cells = set(zip(tutorial.cache, tutorial.order, tutorial.readers, strict=True))
     assert tutorial_cells == {("warm", "sequential", 1)}
@@ -77,7 +91,7 @@ def test_every_table_and_figure_is_made(finished) -> None:
 
     summary = pd.read_csv(project / "results/tables/summary.csv")
     assert len(summary) == len(STORES) * (2 * 2 + 2) + read_cells * 2
-    key = "method == 'lmdb' and implementation == 'fast' and n_images == 150"
+    key = "method == 'lmdb' and implementation == 'fast' and codec == 'raw' and n_images == 150"
     key += " and operation == 'read_many' and cache == 'warm' and order == 'sequential'"
     key += " and readers == 1"
     row, cell = summary.query(key).iloc[0], reads.query(key).seconds
@@ -93,6 +107,14 @@ def test_every_table_and_figure_is_made(finished) -> None:
 
     report = (project / "results/tables/benchmark.md").read_text()
     assert "LMDB read speed-up, fast ÷ tutorial" in report and "150 images" in report
+    assert "| files+png fast read ÷ png decode floor |" in report
+    assert "| png decode floor |" in report and "| files+png tutorial |" in report
+    codecs = report[report.index("## Codecs") :]
+    assert "| png | 150 |" in codecs and "lossless" in codecs
+    quality = json.loads((project / "results/measurements/floor/png/150/quality.json").read_text())
+    assert quality["codec"] == "png" and quality["n_images"] == 150
+    assert quality["psnr_db"] is None and 0 < quality["mean_bytes"] < 32 * 32 * 3
+    assert (project / "results/measurements/floor/png/10/read_many.csv").is_file()
     for name in NAMES:
         for file_type in FILE_TYPES:
             figure = project / f"results/figures/{name}.{file_type}"
@@ -110,8 +132,10 @@ def test_the_repeats_not_kept_are_deleted_after_the_last_timing_job(finished) ->
 def test_every_store_holds_the_repeated_training_images(finished) -> None:
     project, _ = finished
     pool, labels = synthetic_images(TINY_TRAIN_IMAGES, seed=7)
-    for method, implementation in STORES:
-        with open_store(project / f"results/stores/{method}/{implementation}/150") as reader:
+    for method, implementation, codec in STORES:
+        with open_store(
+            project / f"results/stores/{method}/{implementation}/{codec}/150"
+        ) as reader:
             assert len(reader) == 150
             images, read_labels = reader.read_many(np.arange(150))
         np.testing.assert_array_equal(images[100:], pool[:50])  # repeated in order
@@ -131,13 +155,14 @@ def test_timing_jobs_never_overlap(finished) -> None:
         elif line.startswith("jobid:") and current_rule:
             jobid = line.split()[1]
             rules[jobid] = current_rule
-            if current_rule in {"build_store", "read_store", "single_image"}:
+            if current_rule in {"build_store", "read_store", "single_image", "decode_floor"}:
                 running.add(jobid)
                 most = max(most, len(running))
         elif line.startswith("Finished jobid:"):
             running.discard(line.split()[2])
     assert most == 1
     assert sum(rule == "build_store" for rule in rules.values()) == len(STORES) * 2
+    assert sum(rule == "decode_floor" for rule in rules.values()) == len(FLOORS) * 2
 
 
 def test_a_second_run_has_nothing_to_do(finished) -> None:
@@ -162,7 +187,9 @@ def test_provenance_names_code_config_data_software_and_machine(finished) -> Non
     assert record["machine"]["filesystem"]["type"] != "unknown"
     assert len(record["stores"]) == len(STORES) * 2
     host, filesystem = socket.gethostname(), record["machine"]["filesystem"]["type"]
-    assert record["measured_on"] == [{"host": host, "filesystem": filesystem}]
+    assert record["measured_on"] == [{"host": host, "filesystem": filesystem}]  # no floor's n/a
+    stored = {(one["method"], one["implementation"], one["codec"]) for one in record["stores"]}
+    assert stored == set(STORES)
     assert host == record["machine"]["host"]
     assert record["times"]["first_result_written"] <= record["times"]["last_result_written"]
     for table in ("timings", "disk_usage", "summary"):
@@ -180,6 +207,7 @@ def test_html_report_builds_offline_with_every_figure(finished) -> None:
         assert f"{name}.png" in html, name
     assert "summary.csv" in html and "provenance.json" in html
     assert "Three Ways of Storing and Accessing" in html  # the workflow description
+    assert "5. Codecs and containers" in html and "7. Provenance" in html
 
 
 def test_archive_target_writes_a_verifiable_archive_once(finished) -> None:
@@ -206,6 +234,7 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
         "build_store": len(STORES),
         "read_store": len(STORES),
         "disk_usage": len(STORES),
+        "decode_floor": len(FLOORS),
         "delete_discarded": 1,
         "provenance": 1,
         "aggregate": 1,
@@ -217,6 +246,7 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
 
 def test_dropping_a_method_reruns_only_aggregation(finished) -> None:
     project, _ = finished
+    # Without files no store holds PNG: its decode floor is no longer measured either.
     run = run_snakemake(project, merged(TINY_CONFIG, methods=["lmdb", "hdf5"]), "--dry-run")
     assert run.planned_jobs() == {
         "delete_discarded": 1,  # it follows fewer timing jobs; nothing is measured
@@ -250,6 +280,8 @@ MEASURED = {
     "disk_usage": len(STORES) * 2,
     "delete_discarded": 1,
 }
+# The decode floors' jobs, which run the timing code but touch no store.
+DECODE_FLOORS = {"decode_floor": len(FLOORS) * 2}
 RECORDED = {"provenance": 1, "aggregate": 1, "figure": len(NAMES), "benchmark_report": 1, "all": 1}
 
 
@@ -257,11 +289,23 @@ RECORDED = {"provenance": 1, "aggregate": 1, "figure": len(NAMES), "benchmark_re
     ("module", "old", "new", "expected"),
     [
         # Which images a store holds: the pool and every store, nothing that only downloads.
-        ("src/imgbench/pool.py", "", "\n# an edit\n", {"build_pool": 1, **MEASURED, **RECORDED}),
+        (
+            "src/imgbench/pool.py",
+            "",
+            "\n# an edit\n",
+            {"build_pool": 1, **MEASURED, **DECODE_FLOORS, **RECORDED},
+        ),
         # The table schemas: every job that writes or reads a table, not the dataset jobs.
-        ("src/imgbench/cells.py", "", "\n# an edit\n", {**MEASURED, **RECORDED}),
+        ("src/imgbench/cells.py", "", "\n# an edit\n", {**MEASURED, **DECODE_FLOORS, **RECORDED}),
         # The host and filesystem columns: the timing jobs (whose stores are then measured again).
-        ("src/imgbench/machine.py", "", "\n# an edit\n", {**MEASURED, **RECORDED}),
+        (
+            "src/imgbench/machine.py",
+            "",
+            "\n# an edit\n",
+            {**MEASURED, **DECODE_FLOORS, **RECORDED},
+        ),
+        # The codecs: every store holds one, and the decode floors decode them.
+        ("src/imgbench/codecs.py", "", "\n# an edit\n", {**MEASURED, **DECODE_FLOORS, **RECORDED}),
         # One family of figures: its figures only; the run id stays.
         ("src/imgbench/present/variations.py", "", "\n# an edit\n", {"figure": 3, "all": 1}),
         # One caption: that figure, so the HTML report shows the new one.
@@ -279,6 +323,7 @@ RECORDED = {"provenance": 1, "aggregate": 1, "figure": len(NAMES), "benchmark_re
         "pool",
         "table-schemas",
         "host-filesystem",
+        "codecs",
         "figure-family",
         "caption",
         "unused",
@@ -307,7 +352,8 @@ def test_editing_one_format_module_reruns_only_that_format(finished) -> None:
         "delete_discarded": 1,
         **RECORDED,
     }
-    assert "results/stores/hdf5/fast/10" in run.output and "results/stores/png/" not in run.output
+    assert "results/stores/hdf5/fast/raw/10" in run.output
+    assert "results/stores/files/" not in run.output
 
 
 def test_moving_the_stores_reruns_every_timing_job_and_nothing_upstream(finished) -> None:
@@ -326,7 +372,7 @@ def test_moving_the_stores_reruns_every_timing_job_and_nothing_upstream(finished
         "benchmark_report": 1,
         "all": 1,
     }
-    assert "scratch/stores/raw/baseline/150" in run.output
+    assert "scratch/stores/raw/baseline/raw/150" in run.output
 
 
 def test_marking_existing_stores_node_local_measures_them_again(finished) -> None:

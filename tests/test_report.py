@@ -8,19 +8,22 @@ from pathlib import Path
 import pandas as pd
 
 from imgbench import stores
-from imgbench.cells import TIMING_COLUMNS
+from imgbench.cells import FLOOR_FORMAT, TIMING_COLUMNS
 from imgbench.present import registry, report
 from imgbench.tables import summarise
 
-PRESENTATIONS = {name: stores.presentation(name) for name in stores.formats()}
+PRESENTATIONS = {name: stores.presentation(name) for name in (*stores.formats(), FLOOR_FORMAT)}
 # Relative deviations of a cell's repeats from its median: tight, so intervals stay narrow.
 TIGHT = (-0.01, 0.0, 0.01, -0.005, 0.005, 0.0)
 
 
-def read_rows(method: str, implementation: str, seconds: float, **factors: object) -> list[dict]:
+def read_rows(
+    method: str, implementation: str, codec: str, seconds: float, **factors: object
+) -> list[dict]:
     """Timing rows of one read cell at 1,000 images, six repeats around `seconds`."""
     deviations = factors.pop("deviations", TIGHT)
-    cell = {"method": method, "implementation": implementation, "n_images": 1000}
+    cell = {"method": method, "implementation": implementation, "codec": codec}
+    cell |= {"n_images": 1000}
     cell |= {"operation": "read_many", "phase": "read", "cache": "warm", "order": "sequential"}
     cell |= {"readers": 1, "sample": 0, "images": 1000, "resident_fraction": None}
     cell |= {"memory_returned_kib": 0}
@@ -33,18 +36,29 @@ def read_rows(method: str, implementation: str, seconds: float, **factors: objec
 
 def timings(**overrides: float) -> pd.DataFrame:
     seconds = {
-        "png/tutorial": 8.0,
-        "png/fast": 2.0,
-        "lmdb/tutorial": 0.7,
-        "lmdb/fast": 0.1,
-        "hdf5/tutorial": 0.12,
-        "hdf5/fast": 0.05,
-        "raw/baseline": 0.05,
+        "files/tutorial/png": 8.0,
+        "files/fast/png": 2.0,
+        "lmdb/tutorial/raw": 0.7,
+        "lmdb/fast/raw": 0.1,
+        "lmdb/fast/jpeg": 0.4,
+        "hdf5/tutorial/raw": 0.12,
+        "hdf5/fast/raw": 0.05,
+        "raw/baseline/raw": 0.05,
+        "floor/baseline/png": 1.6,
+        "floor/baseline/jpeg": 0.2,
+        "sqlite/documented/png": 3.0,
+        "sqlite/fast/png": 1.8,
     } | overrides
     rows = [row for key, value in seconds.items() for row in read_rows(*key.split("/"), value)]
     # a cold cell with one slow repeat in six: its interval is wide
     rows += read_rows(
-        "png", "fast", 3.0, cache="cold", resident_fraction=0.0, deviations=(0, 0, 0, 0, 0, 1)
+        "files",
+        "fast",
+        "png",
+        3.0,
+        cache="cold",
+        resident_fraction=0.0,
+        deviations=(0, 0, 0, 0, 0, 1),
     )
     return pd.DataFrame(rows)[list(TIMING_COLUMNS)]
 
@@ -57,16 +71,23 @@ def verdicts(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
 
 
 def test_targets_are_met_not_met_or_inconclusive_by_their_intervals() -> None:
-    rows = verdicts(timings(**{"hdf5/tutorial": 0.125}))
+    rows = verdicts(timings(**{"hdf5/tutorial/raw": 0.125}))
     assert rows["LMDB read speed-up, fast ÷ tutorial"][1] == "met"  # 7× against ≥ 5×
     assert rows["LMDB read speed-up, fast ÷ tutorial"][0].startswith("7.00× (6.")
-    assert rows["PNG read speed-up, fast ÷ tutorial"][1] == "met"
+    assert rows["PNG files read speed-up, fast ÷ tutorial"] == ("4.00× (3.96–4.04)", "met")
     assert rows["HDF5 read speed-up, fast ÷ tutorial"][1] == "inconclusive"  # 2.5× ± 1%
     assert rows["LMDB fast read time ÷ raw read time"][1] == "met"
-    rows = verdicts(timings(**{"hdf5/tutorial": 0.1}))
+    # Every encoded fast store against its codec's decode floor (≤ 1.3×).
+    assert rows["files+png fast read ÷ png decode floor"] == ("1.25× (1.24–1.26)", "met")
+    assert rows["LMDB+jpeg fast read ÷ jpeg decode floor"] == ("2.00× (1.98–2.02)", "not met")
+    assert not [name for name in rows if "+raw" in name and "floor" in name]
+    assert rows["SQLite+raw fast read ÷ raw"] == ("not measured", "—")
+    rows = verdicts(timings(**{"hdf5/tutorial/raw": 0.1}))
     assert rows["HDF5 read speed-up, fast ÷ tutorial"] == ("2.00× (1.98–2.02)", "not met")
     worst = rows["95% interval of the median ÷ median, worst read cell"]
-    assert worst[0] == "±100.0% (PNG fast, cold, sequential, 1 reader(s); 6 repeats, 97% interval)"
+    assert worst[0] == (
+        "±100.0% (files+png fast, cold, sequential, 1 reader(s); 6 repeats, 97% interval)"
+    )
     assert worst[1] == "not met"
 
 
@@ -74,15 +95,18 @@ def test_a_target_without_its_measurements_says_so() -> None:
     frame = timings()
     rows = verdicts(frame[frame.implementation != "tutorial"])
     assert rows["LMDB read speed-up, fast ÷ tutorial"] == ("not measured", "—")
+    rows = verdicts(frame[frame.method != "floor"])  # encoded stores, but no decode floor
+    assert rows["files+png fast read ÷ png decode floor"] == ("not measured", "—")
 
 
 def benchmark_files(folder: Path) -> list[Path]:
-    """Benchmark files as Snakemake writes them, for three jobs that ran one after the other."""
+    """Benchmark files as Snakemake writes them, for four jobs that ran one after the other."""
     files = []
     jobs = (
-        ("build_store/png/fast/1000.tsv", 30.0, 1_800_000_030),
-        ("single_image/png/fast.tsv", 30.0, 1_800_000_095),
-        ("read_store/png/fast/1000.tsv", 90.0, 1_800_000_125),
+        ("build_store/files/fast/png/1000.tsv", 30.0, 1_800_000_030),
+        ("single_image/files/fast/png.tsv", 30.0, 1_800_000_095),
+        ("read_store/files/fast/png/1000.tsv", 90.0, 1_800_000_125),
+        ("decode_floor/png/1000.tsv", 15.0, 1_800_000_140),
     )
     for job, seconds, ended in jobs:
         path = folder / "benchmarks" / job
@@ -93,12 +117,26 @@ def benchmark_files(folder: Path) -> list[Path]:
     return files
 
 
+# What each decode-floor job records of its codec (`quality.json`).
+CODEC_RECORDS = [
+    {"codec": "png", "jpeg_quality": None, "n_images": 1000, "mean_bytes": 2166.4, "psnr_db": None},
+    {
+        "codec": "jpeg",
+        "jpeg_quality": 90,
+        "n_images": 1000,
+        "mean_bytes": 1210.0,
+        "psnr_db": 38.123,
+    },
+]
+
+
 def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> None:
     disk = pd.DataFrame(
         [
             {
-                "method": "png",
+                "method": "files",
                 "implementation": "fast",
+                "codec": "png",
                 "n_images": 1000,
                 "kib_allocated": 4040,
                 "kib_apparent": 2195,
@@ -114,6 +152,7 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
         frame,
         disk,
         report.job_times(benchmark_files(tmp_path)),
+        CODEC_RECORDS,
         machine,
         {"repeats": 3},
         PRESENTATIONS,
@@ -122,13 +161,53 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
     assert "Test CPU, 2 cores" in text and "`repeats`: 3" in text
     assert "Stores measured on: node-1 (xfs)" in text
     assert "this run's largest is 1,000" in text
-    assert "| PNG fast | 4,040 | 2,195 |" in text
-    assert "| PNG fast | 2 (1.98–2.02) | 6 | 500 | 40.00× (39.60–40.40) | 4.0× (4.0–4.0) |" in text
-    assert text.index("| PNG tutorial |") < text.index("| LMDB tutorial |") < text.index("| raw |")
-    assert "(2.1 min) and took 2.5 min in all" in text
-    assert "| reading whole stores (every read cell) | 1 | 90 | 60% |" in text
-    assert "| one image at a time | 1 | 30 | 20% |" in text
-    assert "| raw | 0.05 (0.0495–0.0505) | 6 | 20,000 | — | — |" in text  # no ratio to itself
-    assert "| PNG tutorial | 8 (7.92–8.08) | 6 | 125 | 160.00× (158.41–161.60) | — |" in text
-    assert "During 1 of 48 timed regions the VM's host took memory back" in text
+    assert "| files+png fast | 4,040 | 2,195 |" in text
+    header = "| store | read s | repeats | images/s | ÷ floor | fast's speed-up vs tutorial |"
+    assert header + " fast's speed-up vs documented |" in text
+    # Encoded stores are divided by their codec's decode floor, raw ones by the raw baseline.
+    assert (
+        "| files+png fast | 2 (1.98–2.02) | 6 | 500 | 1.25× (1.24–1.26) | 4.0× (4.0–4.0) | — |"
+        in text
+    )
+    assert "| LMDB+raw fast | 0.1 (0.099–0.101) | 6 | 10,000 | 2.00× (1.98–2.02) | 7.0×" in text
+    assert "| LMDB+jpeg fast | 0.4 (0.396–0.404) | 6 | 2,500 | 2.00× (1.98–2.02) | — | — |" in text
+    assert "| files+png tutorial | 8 (7.92–8.08) | 6 | 125 | 5.00× (4.95–5.05) | — | — |" in text
+    assert "| SQLite+png fast | 1.8 (1.782–1.818) | 6 | 556 | 1.12× (1.11–1.14) | — | 1.7×" in text
+    assert "| raw | 0.05 (0.0495–0.0505) | 6 | 20,000 | — | — | — |" in text  # no ratio to itself
+    assert "| png decode floor | 1.6 (1.584–1.616) | 6 | 625 | — | — | — |" in text
+    order = ["| files+png tutorial |", "| LMDB+raw tutorial |", "| LMDB+jpeg fast |", "| raw |"]
+    order += ["| png decode floor |", "| jpeg decode floor |"]
+    assert [text.index(row) for row in order] == sorted(text.index(row) for row in order)
+    assert "| SQLite+png fast read ÷ png decode floor | 1.12× (1.11–1.14) | ≤ 1.3× | met |" in text
+    # The codecs section: bytes per image and, for JPEG, its error against the source.
+    codecs = text[text.index("## Codecs") : text.index("## One image at a time")]
+    assert "| png | 1,000 | 2,166 | lossless |" in codecs
+    assert "| jpeg (quality 90) | 1,000 | 1,210 | 38.12 dB |" in codecs
+    # Where the time went: four jobs, the decode floor among them as a store of its own.
+    assert "(2.3 min) and took 2.8 min in all" in text
+    assert "| reading whole stores (every read cell) | 1 | 90 | 55% |" in text
+    assert "| one image at a time | 1 | 30 | 18% |" in text
+    assert "| decode floors (decoding from memory) | 1 | 15 | 9% |" in text
+    assert "| files+png fast | 150 | 91% |" in text and "| png decode floor | 15 | 9% |" in text
+    assert "During 1 of 78 timed regions the VM's host took memory back" in text
     assert "![throughput](../figures/throughput.png)" in text  # resolves beside results/tables/
+    assert "![read_heatmap](../figures/read_heatmap.png)" in text
+
+
+def test_a_run_without_encoded_codecs_says_so() -> None:
+    assert report._codecs_section([])[2] == (
+        "No encoded codec was measured in this run (or no decode floor)."
+    )
+
+
+def test_job_times_name_the_store_and_codec_of_each_benchmark_file(tmp_path: Path) -> None:
+    times = report.job_times(benchmark_files(tmp_path))
+    assert list(times.columns) == report.JOB_TIME_COLUMNS
+    stores = zip(times.experiment, times.method, times.implementation, times.codec, strict=True)
+    assert list(stores) == [
+        ("build_store", "files", "fast", "png"),
+        ("single_image", "files", "fast", "png"),
+        ("read_store", "files", "fast", "png"),
+        ("decode_floor", "floor", "baseline", "png"),
+    ]
+    assert times.seconds.tolist() == [30.0, 30.0, 90.0, 15.0]

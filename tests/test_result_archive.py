@@ -16,17 +16,20 @@ from imgbench import cli, result_archive
 from imgbench.errors import ResultArchiveError
 
 # Read cells at 1,000 images: (format, median seconds) in run A; run B scales each by `scale`.
-CELLS = {"lmdb": 0.1, "hdf5": 0.05, "png": 2.0}
+CELLS = {"lmdb": 0.1, "hdf5": 0.05, "files": 2.0}
+CODECS = {"lmdb": "raw", "hdf5": "raw", "files": "png"}
 SPREAD = (-0.02, -0.01, 0.0, 0.01, 0.02)  # each cell's repeats around its median
 
 
-def timings(run_id: str, scale: dict[str, float]) -> pd.DataFrame:
-    """Five repeats of the reference read of each format in `CELLS`, times `scale`."""
+def timings(run_id: str, scale: dict[str, float], *, old: bool = False) -> pd.DataFrame:
+    """Five repeats of the reference read of each format in `CELLS`, times `scale`; `old`: as
+    tables from before the codec axis wrote them (no codec column, the files store named png)."""
     rows = [
         {
             "run_id": run_id,
             "method": name,
             "implementation": "fast",
+            "codec": CODECS[name],
             "n_images": 1000,
             "operation": "read_many",
             "phase": "read",
@@ -41,13 +44,18 @@ def timings(run_id: str, scale: dict[str, float]) -> pd.DataFrame:
         for name, seconds in CELLS.items()
         for repeat, deviation in enumerate(SPREAD)
     ]
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if old:
+        frame = frame.drop(columns="codec").replace({"method": {"files": "png"}})
+    return frame
 
 
-def results(folder: Path, run_id: str, *, repeats: int, scale: dict[str, float]) -> dict[str, Path]:
+def results(
+    folder: Path, run_id: str, *, repeats: int, scale: dict[str, float], old: bool = False
+) -> dict[str, Path]:
     """The files of a small run: timings and their summary, a figure and a provenance record."""
     folder.mkdir()
-    timed = timings(run_id, scale)
+    timed = timings(run_id, scale, old=old)
     timed.to_csv(folder / "timings.csv", index=False)
     timed.groupby("method", as_index=False).first().to_csv(folder / "summary.csv", index=False)
     (folder / "throughput.png").write_bytes(bytes(range(256)))
@@ -154,10 +162,10 @@ def test_a_link_member_or_a_non_archive_is_refused(tmp_path: Path) -> None:
 def test_compare_marks_cells_beyond_noise_and_names_the_config_difference(
     tmp_path: Path, capsys
 ) -> None:
-    """B: LMDB twice as slow, PNG twice as fast, HDF5 1% slower (inside the repeats' spread)."""
+    """B: LMDB twice as slow, files twice as fast, HDF5 1% slower (inside the repeats' spread)."""
     a = pack(tmp_path, "20261122T000000Z-aaaa", repeats=3)
     b = pack(
-        tmp_path, "20261122T010000Z-bbbb", repeats=5, scale={"lmdb": 2, "png": 0.5, "hdf5": 1.01}
+        tmp_path, "20261122T010000Z-bbbb", repeats=5, scale={"lmdb": 2, "files": 0.5, "hdf5": 1.01}
     )
     assert cli.main(["compare", str(a), str(b)]) == 0
     text = capsys.readouterr().out
@@ -165,10 +173,11 @@ def test_compare_marks_cells_beyond_noise_and_names_the_config_difference(
     rows = {
         line.split()[0]: line.split()
         for line in text.splitlines()
-        if line.split()[:2] in (["lmdb", "fast"], ["png", "fast"], ["hdf5", "fast"])
+        if line.split()[:3]
+        in (["lmdb", "fast", "raw"], ["files", "fast", "png"], ["hdf5", "fast", "raw"])
     }
     assert rows["lmdb"][-1] == "slower" and rows["lmdb"][-4] == "2"  # B ÷ A
-    assert rows["png"][-1] == "faster" and rows["png"][-4] == "0.5"
+    assert rows["files"][-1] == "faster" and rows["files"][-4] == "0.5"
     assert rows["hdf5"][-2:] == ["within", "noise"]
     assert "2 of 3 cells differ beyond noise (1 faster, 1 slower in B)" in text
 
@@ -178,13 +187,32 @@ def test_compare_names_cells_only_one_run_measured(tmp_path: Path) -> None:
     b = tmp_path / "archives" / result_archive.archive_name("20261122T010000Z-bbbb")
     files = results(tmp_path / "b", "20261122T010000Z-bbbb", repeats=3, scale={})
     timed = pd.read_csv(files["tables/timings.csv"])
-    timed.loc[timed.method == "png", "n_images"] = 2000  # PNG measured at another N in B
+    timed.loc[timed.method == "files", "n_images"] = 2000  # files measured at another N in B
     timed.to_csv(files["tables/timings.csv"], index=False)
     result_archive.create(b, "20261122T010000Z-bbbb", files)
     text = result_archive.compare(a, b)
     assert "0 of 2 cells differ beyond noise" in text
     assert "1 cell(s) only in A." in text and "1 cell(s) only in B." in text
     assert "code:" not in text and "machine:" not in text
+
+
+def test_an_archive_from_before_codecs_compares_under_todays_names(tmp_path: Path, capsys) -> None:
+    """A: tables without a codec column, the files store called png; B: today's tables, files
+    twice as fast. Every cell is matched: none is only in one run."""
+    a = pack(tmp_path, "20261122T000000Z-aaaa", old=True)
+    b = pack(tmp_path, "20261122T010000Z-bbbb", scale={"files": 0.5})
+    with tarfile.open(a) as tar:
+        member = tar.extractfile("imgbench-20261122T000000Z-aaaa/tables/timings.csv")
+        old = pd.read_csv(member)  # type: ignore[arg-type]
+    assert "codec" not in old.columns and set(old.method) == {"lmdb", "hdf5", "png"}
+    assert cli.main(["compare", str(a), str(b)]) == 0
+    text = capsys.readouterr().out
+    assert "1 of 3 cells differ beyond noise (1 faster, 0 slower in B)" in text
+    assert "only in" not in text
+    (files,) = [
+        line.split() for line in text.splitlines() if line.split()[:3] == ["files", "fast", "png"]
+    ]
+    assert files[-1] == "faster" and files[-4] == "0.5"
 
 
 def test_an_archive_packed_again_with_plain_tar_is_verified(tmp_path: Path) -> None:

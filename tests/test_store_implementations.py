@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgbench import row_reads
+from imgbench import parallel, row_reads
+from imgbench.codecs import Codec
 from imgbench.errors import StoreError, UnsafePickleError
+from imgbench.stores import files as files_store
 from imgbench.stores import get_store, store_of
 from imgbench.stores import hdf5 as hdf5_store
 from imgbench.stores import lmdb as lmdb_store
-from imgbench.stores import png as png_store
 from imgbench.synthetic import synthetic_images
 
 
@@ -144,19 +145,23 @@ def test_hdf5_fast_reads_long_runs_with_threads(images, tmp_path: Path, monkeypa
 
 
 @pytest.mark.parametrize(("writer", "reader"), [("fast", "tutorial"), ("tutorial", "fast")])
-def test_png_implementations_read_each_others_stores(writer, reader, images, tmp_path) -> None:
+def test_files_png_implementations_read_each_others_stores(
+    writer, reader, images, tmp_path
+) -> None:
     pixels, labels = images
-    get_store("png", writer).write_many(tmp_path / "store", pixels, labels)
+    get_store("files", writer).write_many(tmp_path / "store", pixels, labels)
     indices = np.array([39, 0, 5, 5, 12])
-    read_pixels, read_labels = get_store("png", reader).read_many(tmp_path / "store", indices)
+    read_pixels, read_labels = get_store("files", reader).read_many(tmp_path / "store", indices)
     np.testing.assert_array_equal(read_pixels, pixels[indices])
     np.testing.assert_array_equal(read_labels, labels[indices])
 
 
 @pytest.mark.parametrize("implementation", ["tutorial", "fast"])
-def test_png_stores_are_valid_pngs_and_one_labels_csv(implementation, images, tmp_path) -> None:
+def test_files_png_stores_are_valid_pngs_and_one_labels_csv(
+    implementation, images, tmp_path
+) -> None:
     pixels, labels = images
-    get_store("png", implementation).write_many(tmp_path / "store", pixels, labels)
+    get_store("files", implementation).write_many(tmp_path / "store", pixels, labels)
     for index in range(40):
         with Image.open(tmp_path / "store" / f"{index:08d}.png") as image:
             assert image.format == "PNG" and image.mode == "RGB" and image.size == (32, 32)
@@ -165,18 +170,21 @@ def test_png_stores_are_valid_pngs_and_one_labels_csv(implementation, images, tm
     assert (tmp_path / "store" / "labels.csv").read_text() == expected
 
 
-def test_png_fast_uses_a_process_pool_for_many_images(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("codec", ["png", "qoi"])
+def test_files_fast_uses_a_process_pool_for_many_images(
+    codec: str, tmp_path: Path, monkeypatch
+) -> None:
     pools: list[int] = []
-    run_in_pool = png_store.run_in_pool
+    run_in_pool = files_store.run_in_pool
     monkeypatch.setattr(
-        png_store,
+        files_store,
         "run_in_pool",
         lambda processes, *args, **kwargs: (
             pools.append(processes) or run_in_pool(processes, *args, **kwargs)
         ),
     )
     pixels, labels = synthetic_images(1500, seed=5)
-    store = get_store("png", "fast")
+    store = get_store("files", "fast", Codec(codec))
     store.write_many(tmp_path / "store", pixels, labels, workers=2)
     assert pools == [2]
     indices = np.random.default_rng(2).permutation(1500)
@@ -186,16 +194,52 @@ def test_png_fast_uses_a_process_pool_for_many_images(tmp_path: Path, monkeypatc
         np.testing.assert_array_equal(read_pixels, pixels[order])
         np.testing.assert_array_equal(read_labels, labels[order])
     assert pools == [2, 2, 2]  # workers=1 reads in this process
-    with Image.open(tmp_path / "store" / "00001499.png") as image:
-        np.testing.assert_array_equal(np.asarray(image), pixels[1499])
+    last = (tmp_path / "store" / f"00001499.{codec}").read_bytes()
+    np.testing.assert_array_equal(Codec(codec).decoded(last, (32, 32, 3)), pixels[1499])
 
 
-def test_png_fast_pool_reports_a_damaged_file(tmp_path: Path) -> None:
+def test_files_fast_pool_reports_a_damaged_file(tmp_path: Path) -> None:
     pixels, labels = synthetic_images(1200, seed=6)
-    get_store("png", "fast").write_many(tmp_path / "store", pixels, labels, workers=2)
+    get_store("files", "fast").write_many(tmp_path / "store", pixels, labels, workers=2)
     (tmp_path / "store" / "00000700.png").write_bytes(b"damaged")
     with pytest.raises(StoreError, match="00000700.png"):
-        get_store("png", "fast").read_many(tmp_path / "store", np.arange(1200), workers=2)
+        get_store("files", "fast").read_many(tmp_path / "store", np.arange(1200), workers=2)
+
+
+def test_files_fast_reads_the_tutorials_store_without_meta(images, tmp_path: Path) -> None:
+    """The tutorial writes no meta.json: the fast reader takes it for PNG and finds the shape in
+    its first file."""
+    pixels, labels = images
+    get_store("files", "tutorial").write_many(tmp_path / "store", pixels, labels)
+    assert not (tmp_path / "store" / files_store.META_FILE).exists()
+    assert get_store("files", "fast").stored_codec(tmp_path / "store") == "png"
+    read_pixels, _ = get_store("files", "fast").read_many(tmp_path / "store", np.array([4, 1]))
+    np.testing.assert_array_equal(read_pixels, pixels[[4, 1]])
+
+
+@pytest.mark.parametrize("codec", ["png", "jpeg"])
+def test_lmdb_fast_encodes_and_decodes_many_images_in_a_pool(
+    codec: str, tmp_path: Path, monkeypatch
+) -> None:
+    pools: list[int] = []
+    run_in_pool = parallel.run_in_pool
+    monkeypatch.setattr(
+        parallel,
+        "run_in_pool",
+        lambda processes, *args, **kwargs: (
+            pools.append(processes) or run_in_pool(processes, *args, **kwargs)
+        ),
+    )
+    pixels, labels = synthetic_images(1200, seed=8)
+    store = get_store("lmdb", "fast", Codec(codec))
+    store.write_many(tmp_path / "store", pixels, labels, workers=2)
+    expected = parallel.expected_images(store.codec, pixels, 1)
+    order = np.random.default_rng(3).permutation(1200)
+    for indices in (np.arange(1200), order):
+        read_pixels, read_labels = store.read_many(tmp_path / "store", indices, workers=2)
+        np.testing.assert_array_equal(read_pixels, expected[indices])
+        np.testing.assert_array_equal(read_labels, labels[indices])
+    assert pools == [2, 2]  # one decoding pool per read
 
 
 def test_raw_store_round_trip_and_plain_npy(images, tmp_path: Path, monkeypatch) -> None:
@@ -224,13 +268,13 @@ def test_raw_store_refuses_a_truncated_images_file(images, tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("method", "implementation", "reader"),
     [
-        ("png", "tutorial", "png/fast"),  # one layout: the preferred implementation reads it
-        ("png", "fast", "png/fast"),
-        ("lmdb", "tutorial", "lmdb/tutorial"),
-        ("lmdb", "fast", "lmdb/fast"),
-        ("hdf5", "tutorial", "hdf5/tutorial"),
-        ("hdf5", "fast", "hdf5/fast"),
-        ("raw", "baseline", "raw/baseline"),
+        ("files", "tutorial", "files/fast/png"),  # one layout: the preferred one reads it
+        ("files", "fast", "files/fast/png"),
+        ("lmdb", "tutorial", "lmdb/tutorial/raw"),
+        ("lmdb", "fast", "lmdb/fast/raw"),
+        ("hdf5", "tutorial", "hdf5/tutorial/raw"),
+        ("hdf5", "fast", "hdf5/fast/raw"),
+        ("raw", "baseline", "raw/baseline/raw"),
     ],
 )
 def test_store_of_picks_an_implementation_that_reads_the_store(

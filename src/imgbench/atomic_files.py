@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -58,3 +59,9 @@ def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, o
         writer = csv.DictWriter(sink, fieldnames=list(columns), extrasaction="raise")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write_json(path: Path, record: Mapping[str, object]) -> None:
+    """A JSON record, written atomically."""
+    with atomic_path(path) as partial:
+        partial.write_text(json.dumps(record, indent=1) + "\n")

@@ -4,9 +4,11 @@ Every module, rule and figure names operations, phases, read factors, series and
 this module, so a new axis (a codec, an image size) is added here once. It imports nothing heavy:
 the workflow reads it when it is parsed.
 
-The storage format of a row is in the column named `method`, the name the first tables used;
-it is kept so that old tables and archives still compare (`python -m imgbench compare`).
-Everywhere else a storage format is called a *format*.
+The storage format (the container) of a row is in the column named `method`, the name the first
+tables used; it is kept so that old tables and archives still compare (`python -m imgbench
+compare`). Everywhere else a storage format is called a *format*. How each image's bytes are
+encoded is the `codec` column (`imgbench.codecs`); tables from before codecs are read as the
+tutorial's three (`upgrade_old_table`).
 """
 
 from __future__ import annotations
@@ -67,17 +69,23 @@ REFERENCE_READ = ReadCell()
 REFERENCE_READ_WORDS = "warm cache, sequential, 1 reader"
 
 
-def read_factors(reads: Mapping[str, object], implementation: str) -> dict[str, list[object]]:
+def read_factors(
+    reads: Mapping[str, object], implementation: str, concurrent_readers: bool = True
+) -> dict[str, list[object]]:
     """The values of each read factor a store of `implementation` is read with: all configured
-    ones if `reads.variations_for` names the implementation, else only the reference cell's.
+    ones if `reads.variations_for` names the implementation, else only the reference cell's; one
+    reader only for a store that one process at a time may open (`Store.concurrent_readers`).
 
     Variations of the tutorial's own code tell a user little that the `fast` implementation's do
     not, and at 100,000 PNG files they cost more than the rest of a run (config/README.md)."""
     varied = implementation in reads["variations_for"]  # type: ignore[operator]
-    return {
+    factors = {
         factor: list(reads[factor]) if varied else [reference]  # type: ignore[call-overload]
         for factor, reference in REFERENCE_READ.factors().items()
     }
+    if not concurrent_readers:
+        factors["readers"] = [REFERENCE_READ.readers]
+    return factors
 
 
 def read_cells(
@@ -99,7 +107,10 @@ def read_cells(
 # --- Series: which store a result belongs to ------------------------------------------------------
 
 BASELINE_FORMAT = "raw"  # the physical baseline, measured when config `baseline` is true
-BASELINE = "baseline"  # its only implementation
+BASELINE = "baseline"  # its only implementation, and that of the decode floors
+RAW_CODEC = "raw"  # the codec of raw pixels, whose floor is the raw baseline
+# The decode floor of an encoded codec: its images decoded from memory, no storage involved.
+FLOOR_FORMAT = "floor"
 DEFAULT_RANK = 50  # formats without a rank follow the tutorial's three, by name
 BASELINE_RANK = 100  # the baseline comes last
 
@@ -116,6 +127,9 @@ class Presentation:
     colour: str | None = None  # a matplotlib colour, fixed in every figure and run
     line_marker: str | None = None  # a matplotlib marker replacing the implementation's
     rank: int = DEFAULT_RANK  # position among formats: the tutorial's order is 10, 20, 30
+    # The codec a format is drawn in where a figure shows one per format (the tutorial's
+    # figures); `imgbench.stores.presentation` fills in the format's default.
+    codec: str | None = None
 
     def label_for(self, name: str) -> str:
         """The display name of the format called `name`."""
@@ -124,11 +138,12 @@ class Presentation:
 
 @dataclass(frozen=True)
 class Series:
-    """One measured store kind: a format in one implementation. Compared by name only; the
-    presentation says how it is labelled and sorted."""
+    """One measured store kind: a format in one implementation, holding one codec. Compared by
+    name only; the presentation says how it is labelled and sorted."""
 
     format: str
     implementation: str
+    codec: str = RAW_CODEC
     presentation: Presentation = field(default=Presentation(), compare=False)
 
     @property
@@ -137,20 +152,38 @@ class Series:
 
     @classmethod
     def of(
-        cls, name: str, implementation: str, presentations: Mapping[str, Presentation]
+        cls, name: str, implementation: str, codec: str, presentations: Mapping[str, Presentation]
     ) -> Series:
         """The series of format `name`, shown as `presentations` says (defaults if it is not
         there: a table may hold a format that has no module any more)."""
-        return cls(name, implementation, presentations.get(name, Presentation()))
+        return cls(name, implementation, codec, presentations.get(name, Presentation()))
+
+    @property
+    def store_label(self) -> str:
+        """Container and codec: "files+png", "LMDB+raw"; the raw baseline is "raw" and a decode
+        floor "png floor"."""
+        if self.format == FLOOR_FORMAT:
+            return f"{self.codec} {self.format_label}"
+        if self.format == BASELINE_FORMAT:
+            return self.format_label
+        return f"{self.format_label}+{self.codec}"
 
     def label(self, separator: str = " ") -> str:
-        """ "PNG tutorial", "LMDB fast"...; a baseline is named by its format alone ("raw")."""
+        """ "files+png tutorial", "LMDB+raw fast"...; a baseline is named without its
+        implementation ("raw", "png floor")."""
         if self.implementation == BASELINE:
-            return self.format_label
-        return f"{self.format_label}{separator}{self.implementation}"
+            return self.store_label
+        return f"{self.store_label}{separator}{self.implementation}"
 
-    def rank(self) -> tuple[tuple[int, str], tuple[int, str]]:
-        return format_rank(self.format, self.presentation), implementation_rank(self.implementation)
+    def rank(self) -> tuple[tuple[int, str], tuple[int, str], tuple[int, str]]:
+        return (
+            format_rank(self.format, self.presentation),
+            codec_rank(self.codec),
+            implementation_rank(self.implementation),
+        )
+
+
+FLOOR_PRESENTATION = Presentation(label="decode floor", colour="dimgray", rank=BASELINE_RANK + 1)
 
 
 def presentations_from(values: Mapping[str, Mapping[str, object]]) -> dict[str, Presentation]:
@@ -163,6 +196,11 @@ def format_rank(name: str, presentation: Presentation) -> tuple[int, str]:
 
 
 IMPLEMENTATION_RANKS = {"tutorial": 0, "fast": 1, BASELINE: 3}  # any other implementation: 2
+CODEC_RANKS = {RAW_CODEC: 0, "png": 1, "qoi": 2, "jpeg": 3}
+
+
+def codec_rank(codec: str) -> tuple[int, str]:
+    return CODEC_RANKS.get(codec, len(CODEC_RANKS)), codec
 
 
 def implementation_rank(implementation: str) -> tuple[int, str]:
@@ -175,7 +213,8 @@ def implementation_rank(implementation: str) -> tuple[int, str]:
 # --- Table columns --------------------------------------------------------------------------------
 
 FORMAT_COLUMN = "method"  # see the module docstring
-SERIES_KEYS = (FORMAT_COLUMN, "implementation")
+CODEC_COLUMN = "codec"
+SERIES_KEYS = (FORMAT_COLUMN, "implementation", CODEC_COLUMN)
 # What one measured cell is; its repeats and samples are summarised together.
 SUMMARY_KEYS = (*SERIES_KEYS, "n_images", "operation", "phase", "cache", "order", "readers")
 TIMING_COLUMNS = (
@@ -248,7 +287,9 @@ def single_image(summary: pd.DataFrame) -> pd.DataFrame:
 def of_series(frame: pd.DataFrame, series: Series) -> pd.DataFrame:
     """The rows of one series, by N."""
     chosen = frame[
-        (frame[FORMAT_COLUMN] == series.format) & (frame["implementation"] == series.implementation)
+        (frame[FORMAT_COLUMN] == series.format)
+        & (frame["implementation"] == series.implementation)
+        & (frame[CODEC_COLUMN] == series.codec)
     ]
     return chosen.sort_values("n_images")
 
@@ -258,10 +299,28 @@ def cell_key(row: Mapping[str, object]) -> tuple[object, ...]:
     return tuple(row[key] for key in SUMMARY_KEYS)
 
 
-def series_keys(*frames: pd.DataFrame) -> set[tuple[str, str]]:
-    """The (format, implementation) pairs present in `frames`."""
+def series_keys(*frames: pd.DataFrame) -> set[tuple[str, str, str]]:
+    """The (format, implementation, codec) triples present in `frames`."""
     return {
-        (name, implementation)
+        key
         for frame in frames
-        for name, implementation in zip(frame[FORMAT_COLUMN], frame["implementation"], strict=True)
+        for key in zip(
+            frame[FORMAT_COLUMN], frame["implementation"], frame[CODEC_COLUMN], strict=True
+        )
     }
+
+
+# The tutorial's three formats as tables from before codecs named them: (format, codec) now.
+OLD_FORMATS = {"png": ("files", "png"), "lmdb": ("lmdb", RAW_CODEC), "hdf5": ("hdf5", RAW_CODEC)}
+
+
+def upgrade_old_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table written before the codec axis, with the names a current one uses: `png` becomes
+    the files container with the png codec, every other store holds raw pixels."""
+    if CODEC_COLUMN in frame.columns or FORMAT_COLUMN not in frame.columns:
+        return frame
+    names = [OLD_FORMATS.get(name, (name, RAW_CODEC)) for name in frame[FORMAT_COLUMN]]
+    upgraded = frame.assign(**{FORMAT_COLUMN: [name for name, _ in names]})
+    position = list(frame.columns).index("implementation") + 1
+    upgraded.insert(position, CODEC_COLUMN, [codec for _, codec in names])
+    return upgraded

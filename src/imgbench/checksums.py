@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from fnmatch import fnmatch
 from pathlib import Path
 
 
@@ -25,7 +26,12 @@ def files_sha256(root: Path, paths: Iterable[Path]) -> str:
 
 def tree_sha256(folder: Path, ignore: Iterable[str] = ()) -> str:
     """One SHA-256 over every file below `folder`, so two folders compare by one string; `ignore`
-    names files that hold run-time state rather than data (e.g. a lock file)."""
-    skipped = set(ignore)
-    files = (p for p in folder.rglob("*") if p.is_file() and p.name not in skipped)
+    holds name patterns (`fnmatch`) of files that hold run-time state rather than data (a lock
+    file, the manifest LevelDB rewrites on every open)."""
+    patterns = list(ignore)
+    files = (
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not any(fnmatch(path.name, pattern) for pattern in patterns)
+    )
     return files_sha256(folder, files)

@@ -8,11 +8,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from imgbench.cells import BASELINE, BASELINE_FORMAT
+from imgbench.cells import BASELINE, BASELINE_FORMAT, RAW_CODEC, codec_rank
 from imgbench.cifar import training_images
-from imgbench.errors import ConfigError
+from imgbench.codecs import Codec
+from imgbench.errors import ConfigError, StoreError
 from imgbench.machine import nearest_existing
-from imgbench.stores import formats, implementations
+from imgbench.stores import codecs, formats, get_store, implementations
 
 
 def check_cutoffs_fit(config: Mapping[str, object]) -> None:
@@ -69,18 +70,26 @@ def check_stores_folder(stores: Mapping[str, object]) -> None:
     )
 
 
-def measured_stores(config: Mapping[str, object]) -> list[tuple[str, str]]:
-    """Every (format, implementation) the config asks to measure: each configured format in each
-    configured implementation it has, then the baseline. Refuses, before any job runs, a format
-    no module defines and an implementation no configured format has."""
+def measured_stores(config: Mapping[str, object]) -> list[tuple[str, str, str]]:
+    """Every (format, implementation, codec) the config asks to measure: each configured format
+    in each configured codec (`codecs`, else the format's default) and each configured
+    implementation that can hold that codec, then the baseline. Refuses, before any job runs, a
+    format no module defines, an implementation no configured format has, a codec a format
+    cannot hold and store options a format does not take."""
     configured: list[str] = list(config["methods"])  # type: ignore[call-overload]
     known = [name for name in formats() if name != BASELINE_FORMAT]
     unknown = [name for name in configured if name not in known]
+    unknown += [
+        name
+        for key in ("codecs", "store_options")
+        for name in config[key]  # type: ignore[attr-defined]
+        if name not in known and name not in unknown
+    ]
     if unknown:
         raise ConfigError(
-            f"`methods` names unknown storage format(s) {', '.join(map(repr, unknown))}; known: "
-            f"{', '.join(known)} (one module each in src/imgbench/stores/; "
-            f"{BASELINE_FORMAT!r} is measured by `baseline: true`)"
+            f"`methods`, `codecs` or `store_options` name unknown storage format(s) "
+            f"{', '.join(map(repr, unknown))}; known: {', '.join(known)} (one module each in "
+            f"src/imgbench/stores/; {BASELINE_FORMAT!r} is measured by `baseline: true`)"
         )
     wanted: list[str] = list(config["implementations"])  # type: ignore[call-overload]
     offered = {name: implementations(name) for name in configured}
@@ -97,5 +106,54 @@ def measured_stores(config: Mapping[str, object]) -> list[tuple[str, str]]:
             f"format(s) {', '.join(map(repr, without))} in `methods` have none of the "
             f"`implementations` {wanted}: add one they have, or drop them from `methods`"
         )
-    stores = [(name, one) for name in configured for one in wanted if one in offered[name]]
-    return stores + ([(BASELINE_FORMAT, BASELINE)] if config["baseline"] else [])
+    stores = [
+        store
+        for name in configured
+        for codec in _codecs_of(config, name)
+        for store in _holding(config, name, codec, [one for one in wanted if one in offered[name]])
+    ]
+    return stores + ([(BASELINE_FORMAT, BASELINE, RAW_CODEC)] if config["baseline"] else [])
+
+
+def _codecs_of(config: Mapping[str, object], name: str) -> list[str]:
+    """The codecs format `name` is measured in, refusing one no implementation of it holds."""
+    chosen = list(config["codecs"].get(name, [codecs(name)[0]]))  # type: ignore[attr-defined]
+    held = codecs(name)
+    refused = [codec for codec in chosen if codec not in held]
+    if refused:
+        raise ConfigError(
+            f"`codecs.{name}` names {', '.join(refused)}, which {name} cannot hold; it holds "
+            f"{', '.join(held)}"
+        )
+    return chosen
+
+
+def _holding(
+    config: Mapping[str, object], name: str, codec: str, wanted: list[str]
+) -> list[tuple[str, str, str]]:
+    """(name, implementation, codec) for each of the `wanted` implementations holding `codec`,
+    checking the format's store options and the JPEG quality by building each store."""
+    options = config["store_options"].get(name, {})  # type: ignore[attr-defined]
+    chosen = []
+    for implementation in wanted:
+        store = get_store(name, implementation)
+        if codec not in store.codecs:
+            continue
+        try:
+            get_store(name, implementation, Codec(codec, config["jpeg_quality"]), **options)  # type: ignore[arg-type]
+        except StoreError as error:
+            raise ConfigError(str(error)) from error
+        chosen.append((name, implementation, codec))
+    if not chosen:
+        raise ConfigError(
+            f"no implementation in `implementations` ({', '.join(wanted)}) of {name} holds "
+            f"{codec} images: add one that does, or drop {codec} from `codecs.{name}`"
+        )
+    return chosen
+
+
+def decode_floors(stores: list[tuple[str, str, str]], baseline: bool) -> list[str]:
+    """The encoded codecs among `stores`, whose decode floors the baseline measures."""
+    if not baseline:
+        return []
+    return sorted({codec for _, _, codec in stores if codec != RAW_CODEC}, key=codec_rank)

@@ -6,8 +6,7 @@ import subprocess
 from pathlib import Path
 
 from imgbench.atomic_files import write_rows
-from imgbench.cells import DISK_COLUMNS, FORMAT_COLUMN
-from imgbench.checksums import tree_sha256
+from imgbench.cells import DISK_COLUMNS
 from imgbench.errors import StoreError
 from imgbench.stores.base import Store
 
@@ -30,8 +29,11 @@ def disk_usage_kib(path: Path) -> tuple[int, int]:
 def measure_store(store: Store, n_images: int, store_dir: Path, table: Path) -> None:
     """`du` of the store and one checksum of its data, so two runs' stores can be compared."""
     allocated, apparent = disk_usage_kib(store_dir)
-    checksum = tree_sha256(store_dir, ignore=store.volatile)
-    row = {FORMAT_COLUMN: store.format, "implementation": store.implementation}
-    row |= {"n_images": n_images, "kib_allocated": allocated, "kib_apparent": apparent}
+    checksum = store.checksum(store_dir)
+    row = store.series_columns() | {
+        "n_images": n_images,
+        "kib_allocated": allocated,
+        "kib_apparent": apparent,
+    }
     write_rows(table, DISK_COLUMNS, [row | {"sha256": checksum}])
     print(f"{store_dir}: {allocated} KiB allocated, {apparent} KiB apparent, SHA-256 {checksum}")

@@ -8,7 +8,18 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-LIBRARIES = ("snakemake", "numpy", "pillow", "lmdb", "h5py", "pandas", "matplotlib", "imagecodecs")
+LIBRARIES = (
+    "snakemake",
+    "numpy",
+    "pillow",
+    "lmdb",
+    "h5py",
+    "pandas",
+    "matplotlib",
+    "imagecodecs",
+    "plyvel",
+    "webdataset",
+)
 
 
 def _first_line_value(path: str, key: str) -> str | None:
@@ -56,13 +67,19 @@ def package_versions() -> dict[str, str]:
 
 
 def library_versions() -> dict[str, str]:
-    """Package versions plus the C libraries under lmdb and h5py, which set their speed."""
+    """Package versions plus the C libraries under lmdb, h5py, plyvel and sqlite3, which set
+    their speed."""
+    import sqlite3
+
     import h5py
     import lmdb
+    import plyvel
 
     versions = package_versions()
     versions["lmdb C library"] = ".".join(map(str, lmdb.version()))
     versions["HDF5 C library"] = h5py.version.hdf5_version
+    versions["LevelDB C library"] = plyvel.__leveldb_version__
+    versions["SQLite C library"] = sqlite3.sqlite_version
     return versions
 
 

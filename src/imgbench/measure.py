@@ -34,8 +34,10 @@ import numpy as np
 
 from imgbench import discards, host_memory, pagecache
 from imgbench.cells import NOT_APPLICABLE, REFERENCE_READ, Cache, Operation, Order, Phase, ReadCell
+from imgbench.codecs import Codec
 from imgbench.confidence import median_interval
 from imgbench.errors import StoreError, VerificationError
+from imgbench.parallel import decode_many, expected_images
 from imgbench.stores.base import Store, worker_count
 
 WARMUP_IMAGES = 10
@@ -416,6 +418,41 @@ class _ReaderProcesses:
         self.memory.unlink()
 
 
+def time_decode_floor(
+    codec: Codec,
+    blobs: list[bytes],
+    expected: np.ndarray,
+    policy: RepeatPolicy,
+    workers: int | None,
+) -> list[Timing]:
+    """The decode floor: decoding every image's bytes (`blobs`) in `codec` from memory, on
+    `workers` processes as the stores' `fast` readers do, no storage involved, as often as
+    `policy` says. It is to encoded stores what the raw baseline is to raw ones. Every decode is
+    checked against `expected`, untimed; rows are reads in the reference cell."""
+    shape = expected.shape[1:]
+    decode_many(codec, blobs[:WARMUP_IMAGES], shape, workers)
+    timings: list[Timing] = []
+
+    def once(repeat: int) -> float:
+        seconds, decoded = timed(decode_many, codec, blobs, shape, workers)
+        if not np.array_equal(decoded, expected):
+            raise VerificationError(f"decoding {codec.name} from memory gave other images")
+        timings.append(
+            Timing(
+                Operation.READ_MANY,
+                Phase.READ,
+                repeat,
+                len(blobs),
+                seconds,
+                **REFERENCE_READ.factors(),  # type: ignore[arg-type]
+            )
+        )
+        return seconds
+
+    policy.repeat(once)
+    return timings
+
+
 def time_single(
     store: Store,
     images: np.ndarray,
@@ -432,6 +469,7 @@ def time_single(
     closes it. Every operation is one row, so medians and percentiles come from all of them.
     The one-image stores are set aside in `discarded` at the end.
     """
+    expected = expected_images(store.codec, images)
     scratch = scratch_folder(scratch_beside, discarded)
     try:
         warmup = scratch / "warmup"
@@ -456,7 +494,7 @@ def time_single(
             for op in range(operations):
                 k = op % len(labels)
                 seconds, (image, label) = timed(store.read_single, folder / f"{op:06d}", 0)
-                verify(image[np.newaxis], np.array([label]), images[k : k + 1], labels[k : k + 1])
+                verify(image[np.newaxis], np.array([label]), expected[k : k + 1], labels[k : k + 1])
                 total += seconds
                 timings.append(
                     Timing(

@@ -22,7 +22,7 @@ import pandas as pd
 
 from imgbench import provenance
 from imgbench.atomic_files import exclusive_path
-from imgbench.cells import SUMMARY_KEYS
+from imgbench.cells import SUMMARY_KEYS, upgrade_old_table
 from imgbench.confidence import Change, change, ratio_interval
 from imgbench.errors import ResultArchiveError
 
@@ -162,7 +162,8 @@ class Run:
             if needed not in members:
                 raise ResultArchiveError(f"{path} has no {needed}: not an imgbench archive")
         timings = pd.read_csv(io.BytesIO(members[TIMINGS]), keep_default_na=False, na_values=[""])
-        return cls(path.name, json.loads(members[PROVENANCE]), timings)
+        # An archive from before the codec axis compares with a current one under today's names.
+        return cls(path.name, json.loads(members[PROVENANCE]), upgrade_old_table(timings))
 
 
 def _flatten(value: object, prefix: str = "") -> Iterator[tuple[str, object]]:

@@ -12,9 +12,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from imgbench import measure, thread_pools
-from imgbench.atomic_files import write_rows
-from imgbench.cells import FORMAT_COLUMN, TIMING_COLUMNS, read_cells
+from imgbench.atomic_files import write_json, write_rows
+from imgbench.cells import (
+    BASELINE,
+    FLOOR_FORMAT,
+    NOT_APPLICABLE,
+    SERIES_KEYS,
+    TIMING_COLUMNS,
+    read_cells,
+)
+from imgbench.codecs import Codec, psnr
 from imgbench.machine import filesystem
+from imgbench.parallel import decode_many, encode_many, expected_images
 from imgbench.pool import Pool
 from imgbench.stores.base import Store
 
@@ -55,6 +64,7 @@ def read_store(
     read."""
     _pin(threads)
     images, labels = Pool.load(pool).first(n_images)
+    images = expected_images(store.codec, images)
     cells = read_cells(caches, orders, readers)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_reads(store, store_dir, images, labels, policy, cells, seed)
@@ -80,6 +90,40 @@ def single_image(
     _write_timings(table, timings, store, 1, scratch)
 
 
+def decode_floor(
+    codec: Codec,
+    pool: Path,
+    n_images: int,
+    table: Path,
+    quality: Path,
+    repeats: Mapping[str, float],
+    threads: int,
+) -> None:
+    """Decode the pool's first `n_images` images in `codec` from memory as often as `repeats`
+    says: the floor every store of that codec is compared with. `quality` records the codec's
+    mean bytes per image and its error against the source images (PSNR)."""
+    _pin(threads)
+    images, _ = Pool.load(pool).first(n_images)
+    blobs = encode_many(codec, images, threads)
+    expected = images if codec.lossless else decode_many(codec, blobs, images.shape[1:], threads)
+    record = {
+        "codec": codec.name,
+        "jpeg_quality": None if codec.lossless else codec.jpeg_quality,
+        "n_images": n_images,
+        "mean_bytes": sum(map(len, blobs)) / max(1, len(blobs)),
+        "psnr_db": None if codec.lossless else psnr(images, expected),
+    }
+    write_json(quality, record)
+    print(f"{codec.name}: {record}")
+    policy = measure.RepeatPolicy.of(repeats)
+    timings = measure.time_decode_floor(codec, blobs, expected, policy, workers=threads)
+    labels = dict(zip(SERIES_KEYS, (FLOOR_FORMAT, BASELINE, codec.name), strict=True))
+    labels |= {"n_images": n_images, "host": socket.gethostname(), "filesystem": NOT_APPLICABLE}
+    write_rows(table, TIMING_COLUMNS, [timing.row(**labels) for timing in timings])
+    for timing in timings:
+        print(f"{codec.name} decode floor n={n_images} #{timing.repeat}: {timing.seconds:.6f} s")
+
+
 def _pin(threads: int) -> None:
     """Cap every library's thread pool at the job's threads, and say so in the job's log."""
     for line in thread_pools.pin(threads):
@@ -90,8 +134,7 @@ def _write_timings(
     table: Path, timings: list[measure.Timing], store: Store, n_images: int, store_dir: Path
 ) -> None:
     """Rows labelled with the store, the host and the filesystem type the store was on."""
-    labels = {FORMAT_COLUMN: store.format, "implementation": store.implementation}
-    labels |= {"n_images": n_images, "host": socket.gethostname()}
+    labels = store.series_columns() | {"n_images": n_images, "host": socket.gethostname()}
     labels["filesystem"] = filesystem(store_dir.parent)["type"]
     write_rows(table, TIMING_COLUMNS, [timing.row(**labels) for timing in timings])
     for timing in timings:

@@ -8,12 +8,13 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from imgbench import code_tracking, discards, machine, stores, thread_pools
-from imgbench.cells import Operation, read_factors
+from imgbench.cells import FLOOR_FORMAT, Operation, read_factors
 from imgbench.config_checks import (
     check_cutoffs_fit,
     check_repeats,
     check_stores_folder,
     check_variations_for,
+    decode_floors,
     measured_stores,
 )
 from imgbench.present import registry
@@ -28,7 +29,7 @@ DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
 READS = config["reads"]
 STORES_FOLDER = config["stores"]["folder"]
-STORE_DIR = os.path.join(STORES_FOLDER, "{format}/{implementation}/{n}")
+STORE_DIR = os.path.join(STORES_FOLDER, "{format}/{implementation}/{codec}/{n}")
 # A store is read, then measured with du, right after its build job rather than after every other
 # build: pages unused for a minute leave the page cache on machines that reclaim proactively, and
 # reading a store back into the cache before its warm reads costs time (docs/measurement.md).
@@ -37,16 +38,19 @@ DISK_USAGE_PRIORITY = 1
 # Where timing jobs set aside the repeats they no longer need, deleted after the last timing job
 # (`imgbench.discards`); node-local stores are deleted at once, on the node that wrote them.
 DISCARDED = discards.folder_for(config["stores"])
-# Every (format, implementation) measured; `methods` is the config's name for the formats.
+# Every (format, implementation, codec) measured; `methods` is the config's name for the formats.
 STORES = measured_stores(config)
-FORMATS = list(dict.fromkeys(name for name, _ in STORES))
+FORMATS = list(dict.fromkeys(name for name, _, _ in STORES))
+# The encoded codecs whose decode floor is measured beside the raw baseline.
+FLOORS = decode_floors(STORES, config["baseline"])
 # How each measured format is shown: a figure or the report redraws when one changes.
-PRESENTATIONS = stores.presentations(FORMATS)
+PRESENTATIONS = stores.presentations(FORMATS + ([FLOOR_FORMAT] if FLOORS else []))
 
 
 wildcard_constraints:
     format="[a-z][a-z0-9_]*",
     implementation="[a-z][a-z0-9_]*",
+    codec="[a-z][a-z0-9_]*",
     n=r"[1-9][0-9]*",
     figure="|".join(registry.NAMES),
 
@@ -70,12 +74,29 @@ def _tracked_code(script, modules):
 
 def read_factor(factor):
     """A read job's values of one read factor: every configured one, or only the reference
-    cell's for an implementation `reads.variations_for` leaves out."""
+    cell's for an implementation `reads.variations_for` leaves out (and one reader for a format
+    that one process at a time may open)."""
 
     def values(wildcards):
-        return read_factors(READS, wildcards.implementation)[factor]
+        store = stores.get_store(wildcards.format, wildcards.implementation)
+        return read_factors(READS, wildcards.implementation, store.concurrent_readers)[
+            factor
+        ]
 
     return values
+
+
+def store_params():
+    """What a store job needs to build the store of its wildcards: the codec's settings and the
+    format's options. Only the JPEG codec has settings, so other stores do not rerun when the
+    JPEG quality changes."""
+
+    def params(wildcards):
+        quality = config["jpeg_quality"] if wildcards.codec == "jpeg" else None
+        options = config["store_options"].get(wildcards.format, {})
+        return {"jpeg_quality": quality, "options": options}
+
+    return params
 
 
 def project_of_script(wildcards, input):
@@ -171,42 +192,68 @@ def users_cifar_archive():
 
 
 def per_store(pattern, **wildcards):
-    """`pattern` for every measured (format, implementation), expanded over `wildcards`."""
+    """`pattern` for every measured (format, implementation, codec), expanded over
+    `wildcards`."""
     return [
         path
-        for name, implementation in STORES
+        for name, implementation, codec in STORES
         for path in expand(
-            pattern, format=name, implementation=implementation, **wildcards
+            pattern,
+            format=name,
+            implementation=implementation,
+            codec=codec,
+            **wildcards,
         )
     ]
 
 
+def floor_tables():
+    return expand(
+        "results/measurements/floor/{codec}/{n}/read_many.csv", codec=FLOORS, n=CUTOFFS
+    )
+
+
+def codec_records():
+    """Each measured encoded codec's bytes per image and error, at the largest cutoff."""
+    return expand(
+        "results/measurements/floor/{codec}/{n}/quality.json",
+        codec=FLOORS,
+        n=max(CUTOFFS),
+    )
+
+
 def timing_tables():
     per_cutoff = per_store(
-        "results/measurements/{format}/{implementation}/{n}/{operation}.csv",
+        "results/measurements/{format}/{implementation}/{codec}/{n}/{operation}.csv",
         n=CUTOFFS,
         operation=[Operation.WRITE_MANY, Operation.READ_MANY],
     )
-    return per_cutoff + per_store(
-        "results/measurements/{format}/{implementation}/single.csv"
+    single = per_store(
+        "results/measurements/{format}/{implementation}/{codec}/single.csv"
     )
+    return per_cutoff + single + floor_tables()
 
 
 def job_time_files():
     """Snakemake's benchmark file of every measuring job: the report says where time went."""
     per_cutoff = per_store(
-        "results/benchmarks/{job}/{format}/{implementation}/{n}.tsv",
+        "results/benchmarks/{job}/{format}/{implementation}/{codec}/{n}.tsv",
         job=["build_store", "read_store", "disk_usage"],
         n=CUTOFFS,
     )
-    return per_cutoff + per_store(
-        "results/benchmarks/single_image/{format}/{implementation}.tsv"
+    single = per_store(
+        "results/benchmarks/single_image/{format}/{implementation}/{codec}.tsv"
     )
+    floors = expand(
+        "results/benchmarks/decode_floor/{codec}/{n}.tsv", codec=FLOORS, n=CUTOFFS
+    )
+    return per_cutoff + single + floors
 
 
 def disk_tables():
     return per_store(
-        "results/measurements/{format}/{implementation}/{n}/disk_usage.csv", n=CUTOFFS
+        "results/measurements/{format}/{implementation}/{codec}/{n}/disk_usage.csv",
+        n=CUTOFFS,
     )
 
 
@@ -220,6 +267,7 @@ SINGLE_IMAGE_THREADS = 1
 THREAD_CAPS = {
     "build_store": thread_pools.caps(STORE_TIMING_THREADS),
     "read_store": thread_pools.caps(STORE_TIMING_THREADS),
+    "decode_floor": thread_pools.caps(STORE_TIMING_THREADS),
     "single_image": thread_pools.caps(SINGLE_IMAGE_THREADS),
 }
 
@@ -251,7 +299,15 @@ def archived_files():
 
 def report_config():
     """The config keys a reader of the benchmark report needs to interpret it."""
-    keys = ["cutoffs", "methods", "implementations", "baseline", "repeats"]
+    keys = [
+        "cutoffs",
+        "methods",
+        "implementations",
+        "baseline",
+        "codecs",
+        "jpeg_quality",
+    ]
+    keys += ["store_options", "repeats"]
     keys += ["single_operations", "reads", "stores"]
     return {"dataset.source": DATASET["source"], **{key: config[key] for key in keys}}
 

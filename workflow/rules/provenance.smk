@@ -12,7 +12,7 @@ checkpoint provenance:
         record=report(
             "results/provenance.json",
             caption="../report/provenance.rst",
-            category="6. Provenance",
+            category="7. Provenance",
         ),
         config="results/config.yaml",
     log:

@@ -1,4 +1,4 @@
-# Stage 2: one store per format, implementation and cutoff, each built and timed by its own job,
+# Stage 2: one store per format, implementation, codec and cutoff, each built and timed by its own job,
 # then read back (every read cell timed and verified), measured with du and checksummed. Jobs
 # holding `timing_slot` never overlap.
 
@@ -9,11 +9,11 @@ rule build_store:
         code=store_code("build_store.py"),
     output:
         store_dir=store_output(),
-        table="results/measurements/{format}/{implementation}/{n}/write_many.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/{n}/write_many.csv",
     log:
-        "results/logs/build_store/{format}/{implementation}/{n}.log",
+        "results/logs/build_store/{format}/{implementation}/{codec}/{n}.log",
     benchmark:
-        "results/benchmarks/build_store/{format}/{implementation}/{n}.tsv"
+        "results/benchmarks/build_store/{format}/{implementation}/{codec}/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: STORE_TIMING_THREADS
@@ -22,6 +22,7 @@ rule build_store:
         mem_mb=store_mem_mb(copies=3),
         runtime=store_runtime_minutes,
     params:
+        store=store_params(),
         repeats=config["repeats"],
         discarded=DISCARDED,
     script:
@@ -34,11 +35,11 @@ rule read_store:
         store_dir=STORE_DIR,
         code=store_code("read_store.py"),
     output:
-        table="results/measurements/{format}/{implementation}/{n}/read_many.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/{n}/read_many.csv",
     log:
-        "results/logs/read_store/{format}/{implementation}/{n}.log",
+        "results/logs/read_store/{format}/{implementation}/{codec}/{n}.log",
     benchmark:
-        "results/benchmarks/read_store/{format}/{implementation}/{n}.tsv"
+        "results/benchmarks/read_store/{format}/{implementation}/{codec}/{n}.tsv"
     priority: READ_PRIORITY
     conda:
         "../envs/imgbench.yaml"
@@ -48,6 +49,7 @@ rule read_store:
         mem_mb=store_mem_mb(copies=9),
         runtime=store_runtime_minutes,
     params:
+        store=store_params(),
         repeats=config["repeats"],
         caches=read_factor("cache"),
         orders=read_factor("order"),
@@ -62,11 +64,11 @@ rule single_image:
         pool="results/dataset/pool.npz",
         code=store_code("single_image.py"),
     output:
-        table="results/measurements/{format}/{implementation}/single.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/single.csv",
     log:
-        "results/logs/single_image/{format}/{implementation}.log",
+        "results/logs/single_image/{format}/{implementation}/{codec}.log",
     benchmark:
-        "results/benchmarks/single_image/{format}/{implementation}.tsv"
+        "results/benchmarks/single_image/{format}/{implementation}/{codec}.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: SINGLE_IMAGE_THREADS
@@ -75,12 +77,40 @@ rule single_image:
         mem_mb=1024,
         runtime=15,
     params:
+        store=store_params(),
         repeats=config["repeats"],
         operations=config["single_operations"],
-        scratch=os.path.join(STORES_FOLDER, "{format}/{implementation}/single"),
+        scratch=os.path.join(STORES_FOLDER, "{format}/{implementation}/{codec}/single"),
         discarded=DISCARDED,
     script:
         "../scripts/single_image.py"
+
+
+rule decode_floor:
+    input:
+        pool="results/dataset/pool.npz",
+        code=tracked_code("decode_floor.py"),
+    output:
+        table="results/measurements/floor/{codec}/{n}/read_many.csv",
+        quality="results/measurements/floor/{codec}/{n}/quality.json",
+    log:
+        "results/logs/decode_floor/{codec}/{n}.log",
+    benchmark:
+        "results/benchmarks/decode_floor/{codec}/{n}.tsv"
+    conda:
+        "../envs/imgbench.yaml"
+    threads: STORE_TIMING_THREADS
+    resources:
+        timing_slot=1,
+        mem_mb=store_mem_mb(copies=4),
+        runtime=store_runtime_minutes,
+    params:
+        jpeg_quality=lambda wildcards: (
+            config["jpeg_quality"] if wildcards.codec == "jpeg" else None
+        ),
+        repeats=config["repeats"],
+    script:
+        "../scripts/decode_floor.py"
 
 
 rule disk_usage:
@@ -88,16 +118,18 @@ rule disk_usage:
         store_dir=STORE_DIR,
         code=store_code("disk_usage.py"),
     output:
-        table="results/measurements/{format}/{implementation}/{n}/disk_usage.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/{n}/disk_usage.csv",
     log:
-        "results/logs/disk_usage/{format}/{implementation}/{n}.log",
+        "results/logs/disk_usage/{format}/{implementation}/{codec}/{n}.log",
     benchmark:
-        "results/benchmarks/disk_usage/{format}/{implementation}/{n}.tsv"
+        "results/benchmarks/disk_usage/{format}/{implementation}/{codec}/{n}.tsv"
     priority: DISK_USAGE_PRIORITY
     conda:
         "../envs/imgbench.yaml"
     resources:
         timing_slot=1,  # hashing a store would slow a timing job running beside it
+    params:
+        store=store_params(),
     script:
         "../scripts/disk_usage.py"
 

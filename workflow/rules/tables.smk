@@ -13,17 +13,17 @@ rule aggregate:
         timings=report(
             "results/tables/timings.csv",
             caption="../report/timings.rst",
-            category="5. Tables",
+            category="6. Tables",
         ),
         disk=report(
             "results/tables/disk_usage.csv",
             caption="../report/disk_usage.rst",
-            category="5. Tables",
+            category="6. Tables",
         ),
         summary=report(
             "results/tables/summary.csv",
             caption="../report/summary.rst",
-            category="5. Tables",
+            category="6. Tables",
         ),
     log:
         "results/logs/aggregate.log",
@@ -65,13 +65,14 @@ rule benchmark_report:
         timings="results/tables/timings.csv",
         disk="results/tables/disk_usage.csv",
         benchmarks=job_time_files(),
+        codecs=codec_records(),
         provenance="results/provenance.json",
         code=tracked_code("benchmark_report.py"),
     output:
         report(
             "results/tables/benchmark.md",
             caption="../report/benchmark.rst",
-            category="5. Tables",
+            category="6. Tables",
         ),
     log:
         "results/logs/benchmark_report.log",

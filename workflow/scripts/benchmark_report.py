@@ -11,6 +11,7 @@ with job_log(snakemake.log[0]):
         timings=Path(snakemake.input.timings),
         disk=Path(snakemake.input.disk),
         benchmarks=[Path(path) for path in snakemake.input.benchmarks],
+        codecs=[Path(path) for path in snakemake.input.codecs],
         provenance_record=Path(snakemake.input.provenance),
         report=Path(snakemake.output[0]),
         config=dict(snakemake.params.config),

@@ -4,11 +4,16 @@ from pathlib import Path
 
 from imgbench.job_log import job_log
 from imgbench.store_timings import read_store
-from imgbench.stores import get_store
+from imgbench.stores import configured_store
 
 with job_log(snakemake.log[0]):
     read_store(
-        get_store(snakemake.wildcards.format, snakemake.wildcards.implementation),
+        configured_store(
+            snakemake.wildcards.format,
+            snakemake.wildcards.implementation,
+            snakemake.wildcards.codec,
+            snakemake.params.store,
+        ),
         pool=Path(snakemake.input.pool),
         n_images=int(snakemake.wildcards.n),
         store_dir=Path(snakemake.input.store_dir),

@@ -4,11 +4,16 @@ from pathlib import Path
 
 from imgbench.job_log import job_log
 from imgbench.store_timings import single_image
-from imgbench.stores import get_store
+from imgbench.stores import configured_store
 
 with job_log(snakemake.log[0]):
     single_image(
-        get_store(snakemake.wildcards.format, snakemake.wildcards.implementation),
+        configured_store(
+            snakemake.wildcards.format,
+            snakemake.wildcards.implementation,
+            snakemake.wildcards.codec,
+            snakemake.params.store,
+        ),
         pool=Path(snakemake.input.pool),
         scratch=Path(snakemake.params.scratch),
         table=Path(snakemake.output.table),

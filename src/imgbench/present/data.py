@@ -13,7 +13,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from imgbench.cells import (
+    BASELINE_FORMAT,
+    CODEC_COLUMN,
     DISK_KEYS,
+    FLOOR_FORMAT,
+    FORMAT_COLUMN,
     NOT_APPLICABLE,
     NUMERIC_COLUMNS,
     REFERENCE_READ_WORDS,
@@ -52,17 +56,28 @@ class FigureData:
         summary = checked(summary, "summary", SUMMARY_NEEDS, SUMMARY_KEYS)
         disk = checked(disk, "disk", DISK_NEEDS, DISK_KEYS)
         keys = series_keys(summary, disk)
-        colours = format_colours({name for name, _ in keys}, presentations)
-        looks = implementation_looks({implementation for _, implementation in keys})
+        colours = format_colours({name for name, _, _ in keys}, presentations)
+        looks = implementation_looks({implementation for _, implementation, _ in keys})
         return cls(summary, disk, presentations, colours, looks)
 
     def series(self, *frames: pd.DataFrame) -> list[Series]:
         """The series present in `frames`, in reading order."""
         found = [
-            Series.of(name, implementation, self.presentations)
-            for name, implementation in series_keys(*frames)
+            Series.of(name, implementation, codec, self.presentations)
+            for name, implementation, codec in series_keys(*frames)
         ]
         return sorted(found, key=Series.rank)
+
+    def one_codec_per_format(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `frame` in each format's own codec (its presentation's), and the raw
+        baseline: the tutorial's figures draw one line per format and implementation, so a run
+        crossing every format with every codec stays readable there."""
+        drawn = [
+            name == BASELINE_FORMAT
+            or (name != FLOOR_FORMAT and codec == (self.presentation(name).codec or codec))
+            for name, codec in zip(frame[FORMAT_COLUMN], frame[CODEC_COLUMN], strict=True)
+        ]
+        return frame[drawn]
 
     def presentation(self, name: str) -> Presentation:
         return self.presentations.get(name, Presentation())

@@ -17,6 +17,7 @@ TUTORIAL = "1. Tutorial figures"
 IMPLEMENTATIONS = "2. Implementations and baseline"
 VARIATIONS = "3. Read variations"
 DURABILITY = "4. Durable writes"
+CODECS = "5. Codecs and containers"
 # Said by every read-variation caption: which stores have the varied cell.
 VARIED_STORES = (
     " Only stores of the implementations config ``reads.variations_for`` names (by default "
@@ -33,7 +34,8 @@ class FigureSpec:
 
 
 FIGURES: tuple[FigureSpec, ...] = (
-    # The seven figures of the Real Python tutorial, one series per (format, implementation).
+    # The seven figures of the Real Python tutorial, one series per (format, implementation), each
+    # format in its own codec.
     FigureSpec(
         "store_time_linear",
         "tutorial",
@@ -114,12 +116,33 @@ FIGURES: tuple[FigureSpec, ...] = (
         "interval.",
     ),
     FigureSpec(
-        "ratio_to_raw",
+        "ratio_to_floor",
         "comparisons",
         IMPLEMENTATIONS,
-        "Each store's reference read time divided by the raw baseline's at the largest cutoff. "
-        "1 is the limit of plain file I/O on this machine; the excess is the format's own "
-        "overhead. The benchmark report gives each ratio's 95% interval.",
+        "Each store's reference read time divided by its floor's at the largest cutoff: for raw "
+        "pixels the raw baseline (one contiguous array read with plain file I/O), for encoded "
+        "images the decode floor of their codec (the same images decoded from memory on the same "
+        "worker processes, no storage involved). 1 is the limit on this machine; the excess is "
+        "the container's own overhead. The benchmark report gives each ratio's 95% interval.",
+    ),
+    FigureSpec(
+        "read_heatmap",
+        "comparisons",
+        CODECS,
+        "Images per second reading every image of a store in the reference cell (warm cache, in "
+        "order, one reader) at the largest cutoff, for the ``fast`` implementation of each "
+        "container (rows) holding each codec (columns); the last row is the floor of each codec "
+        "(raw baseline, decode floors). A dash marks a pair this run did not measure "
+        "(``config/full.yaml`` measures every pair).",
+    ),
+    FigureSpec(
+        "disk_per_codec",
+        "codecs",
+        CODECS,
+        "Allocated disk space per image (``du -sk`` ÷ N) at the largest cutoff, grouped by codec, "
+        "a bar per container. Within a group the codec's bytes are the same, so the differences "
+        "are the containers' overhead: tar's 512-byte headers and padding for two members per "
+        "image, one filesystem block per file, B-tree pages.",
     ),
     # Read variations against the reference read cell.
     FigureSpec(
@@ -147,7 +170,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Images per second at the largest cutoff with several reader processes over disjoint "
         "slices (each opening the store itself after the fork; the clock covers opening, reading "
         "and closing, not forking) against one reader, warm cache, in order; labels give the "
-        "ratio, error bars the 95% interval of each median." + VARIED_STORES,
+        "ratio, error bars the 95% interval of each median. LevelDB is absent: one process at a "
+        "time may open a database (its lock file)." + VARIED_STORES,
     ),
     # The cost of durable writes.
     FigureSpec(

@@ -6,6 +6,7 @@ config it came from, so a number quoted from it can be traced.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,11 @@ from imgbench.atomic_files import atomic_path
 from imgbench.cells import (
     BASELINE,
     BASELINE_FORMAT,
+    CODEC_COLUMN,
+    FLOOR_FORMAT,
     FORMAT_COLUMN,
+    RAW_CODEC,
+    SERIES_KEYS,
     SUMMARY_KEYS,
     Cache,
     Operation,
@@ -43,9 +48,13 @@ HALF_WIDTH_LIMIT = 0.10
 EXPERIMENTS = {
     "build_store": "writing whole stores",
     "read_store": "reading whole stores (every read cell)",
+    "decode_floor": "decode floors (decoding from memory)",
     "single_image": "one image at a time",
     "disk_usage": "disk use (du) and store checksums",
 }
+
+
+Store = tuple[str, str, str]  # (format, implementation, codec)
 
 
 @dataclass(frozen=True)
@@ -53,22 +62,63 @@ class Target:
     """A goal on a ratio of medians: `numerator` time ÷ `denominator` time."""
 
     description: str
-    numerator: tuple[str, str]  # (format, implementation) whose time is divided
-    denominator: tuple[str, str]  # (format, implementation) it is divided by
+    numerator: Store  # whose time is divided
+    denominator: Store  # what it is divided by
     limit: float
     at_least: bool  # speed-ups must reach the limit; slow-downs must stay under it
 
 
-RAW = (BASELINE_FORMAT, BASELINE)
+RAW: Store = (BASELINE_FORMAT, BASELINE, RAW_CODEC)
+FLOOR_LIMIT = 1.3  # every encoded `fast` store's read ÷ its codec's decode floor
 TARGETS = (
-    Target("LMDB read speed-up, fast ÷ tutorial", ("lmdb", "tutorial"), ("lmdb", "fast"), 5, True),
     Target(
-        "HDF5 read speed-up, fast ÷ tutorial", ("hdf5", "tutorial"), ("hdf5", "fast"), 2.5, True
+        "LMDB read speed-up, fast ÷ tutorial",
+        ("lmdb", "tutorial", RAW_CODEC),
+        ("lmdb", "fast", RAW_CODEC),
+        5,
+        True,
     ),
-    Target("PNG read speed-up, fast ÷ tutorial", ("png", "tutorial"), ("png", "fast"), 3, True),
-    Target("HDF5 fast read time ÷ raw read time", ("hdf5", "fast"), RAW, 1.2, False),
-    Target("LMDB fast read time ÷ raw read time", ("lmdb", "fast"), RAW, 2.5, False),
+    Target(
+        "HDF5 read speed-up, fast ÷ tutorial",
+        ("hdf5", "tutorial", RAW_CODEC),
+        ("hdf5", "fast", RAW_CODEC),
+        2.5,
+        True,
+    ),
+    Target(
+        "PNG files read speed-up, fast ÷ tutorial",
+        ("files", "tutorial", "png"),
+        ("files", "fast", "png"),
+        3,
+        True,
+    ),
+    Target("HDF5 fast read time ÷ raw read time", ("hdf5", "fast", RAW_CODEC), RAW, 1.2, False),
+    Target("LMDB fast read time ÷ raw read time", ("lmdb", "fast", RAW_CODEC), RAW, 2.5, False),
+    Target("SQLite+raw fast read ÷ raw", ("sqlite", "fast", RAW_CODEC), RAW, 3, False),
+    Target("LevelDB+raw fast read ÷ raw", ("leveldb", "fast", RAW_CODEC), RAW, 3, False),
+    Target("tar+raw fast read ÷ raw", ("tar", "fast", RAW_CODEC), RAW, 1.5, False),
 )
+
+
+def floor_targets(reference: pd.DataFrame, labels: Labels) -> list[Target]:
+    """Read ÷ decode floor ≤ FLOOR_LIMIT for every `fast` store of an encoded codec measured."""
+    stores = [
+        (name, implementation, codec)
+        for name, implementation, codec in zip(
+            *(reference[key] for key in SERIES_KEYS), strict=True
+        )
+        if implementation == "fast" and codec != RAW_CODEC
+    ]
+    return [
+        Target(
+            f"{labels.series(*store).label()} read ÷ {store[2]} decode floor",
+            store,
+            (FLOOR_FORMAT, BASELINE, store[2]),
+            FLOOR_LIMIT,
+            False,
+        )
+        for store in sorted(set(stores), key=lambda store: labels.series(*store).rank())
+    ]
 
 
 class Labels:
@@ -77,21 +127,20 @@ class Labels:
     def __init__(self, presentations: Mapping[str, Presentation]) -> None:
         self.presentations = presentations
 
-    def series(self, name: str, implementation: str) -> Series:
-        return Series.of(name, implementation, self.presentations)
+    def series(self, name: str, implementation: str, codec: str) -> Series:
+        return Series.of(name, implementation, codec, self.presentations)
 
     def of(self, row: Mapping[str, object] | pd.Series) -> str:
         """The label of the series a table row belongs to."""
-        return self.series(str(row[FORMAT_COLUMN]), str(row["implementation"])).label()
+        return self.series(*(str(row[key]) for key in SERIES_KEYS)).label()
 
     def in_reading_order(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Rows ordered as the tutorial presents them: PNG, LMDB, HDF5, then raw; tutorial
-        first. Rows of one series keep their order."""
+        """Rows ordered as the tutorial presents them: files, LMDB, HDF5, the other formats,
+        then the baselines; codecs from raw, tutorial first. Rows of one series keep their
+        order."""
         ranks = [
-            self.series(name, implementation).rank()
-            for name, implementation in zip(
-                frame[FORMAT_COLUMN], frame["implementation"], strict=True
-            )
+            self.series(*key).rank()
+            for key in zip(*(frame[key] for key in SERIES_KEYS), strict=True)
         ]
         order = sorted(range(len(frame)), key=lambda position: ranks[position])
         return frame.iloc[order]
@@ -110,10 +159,21 @@ class Samples:
         return ratio_interval(self.by_cell[cell_key(top)], self.by_cell[cell_key(bottom)])
 
 
-def _row(cells: pd.DataFrame, name: str, implementation: str) -> dict[str, object] | None:
+def _row(
+    cells: pd.DataFrame, name: str, implementation: str, codec: str
+) -> dict[str, object] | None:
     """The one summary row of a series among `cells` (one cell per series), if measured."""
-    rows = cells[(cells[FORMAT_COLUMN] == name) & (cells.implementation == implementation)]
+    rows = cells[
+        (cells[FORMAT_COLUMN] == name)
+        & (cells.implementation == implementation)
+        & (cells[CODEC_COLUMN] == codec)
+    ]
     return rows.iloc[0].to_dict() if len(rows) else None
+
+
+def _floor_row(cells: pd.DataFrame, codec: str) -> dict[str, object] | None:
+    """The floor of `codec`'s stores among `cells`: the raw baseline, or the decode floor."""
+    return _row(cells, *(RAW if codec == RAW_CODEC else (FLOOR_FORMAT, BASELINE, codec)))
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -146,7 +206,7 @@ def target_rows(
     reference = reads(summary)
     reference = reference[reference.n_images == n_images]
     rows = []
-    for target in TARGETS:
+    for target in (*TARGETS, *floor_targets(reference, labels)):
         top = _row(reference, *target.numerator)
         bottom = _row(reference, *target.denominator)
         if top is None or bottom is None:
@@ -182,6 +242,7 @@ def render(
     timings: pd.DataFrame,
     disk: pd.DataFrame,
     job_times: pd.DataFrame,
+    codecs: Sequence[Mapping[str, object]],
     machine: Mapping[str, object],
     config: Mapping[str, object],
     presentations: Mapping[str, Presentation],
@@ -231,6 +292,7 @@ def render(
     lines += ["", *_reads_section(summary, samples, n_images, labels)]
     lines += ["", *_writes_section(summary, n_images, labels)]
     lines += ["", *_variations_section(summary, samples, n_images, labels)]
+    lines += ["", *_codecs_section(codecs)]
     lines += ["", *_single_section(summary, labels), "", *_disk_section(disk, n_images, labels)]
     lines += ["", *_time_section(job_times, labels)]
     lines += ["", *_figures_section(figures), ""]
@@ -258,27 +320,34 @@ def _reads_section(
 ) -> list[str]:
     reference = reads(summary)
     reference = reference[reference.n_images == n_images]
-    raw = _row(reference, *RAW)
     rows = []
     for cell in reference.to_dict("records"):
-        tutorial = _row(reference, cell[FORMAT_COLUMN], "tutorial")
+        floor = _floor_row(reference, str(cell[CODEC_COLUMN]))
+        speedups = [
+            _row(reference, cell[FORMAT_COLUMN], slower, cell[CODEC_COLUMN])
+            if cell["implementation"] == "fast"
+            else None
+            for slower in ("tutorial", "documented")
+        ]
         rows.append(
             [
                 labels.of(cell),
                 _seconds(cell),
                 str(cell["samples"]),
                 f"{cell['images_per_second']:,.0f}",
-                _ratio(samples.ratio(cell, raw))
-                if raw and cell[FORMAT_COLUMN] != BASELINE_FORMAT
+                _ratio(samples.ratio(cell, floor))
+                if floor and cell[FORMAT_COLUMN] not in (BASELINE_FORMAT, FLOOR_FORMAT)
                 else "—",
-                _ratio(samples.ratio(tutorial, cell), 1)
-                if tutorial and cell["implementation"] != "tutorial"
-                else "—",
+                *(_ratio(samples.ratio(slower, cell), 1) if slower else "—" for slower in speedups),
             ]
         )
-    header = ["store", "read s", "repeats", "images/s", "÷ raw", "speed-up vs tutorial"]
+    header = ["store", "read s", "repeats", "images/s", "÷ floor"]
+    header += ["fast's speed-up vs tutorial", "fast's speed-up vs documented"]
     return [
         f"## Reading all {n_images:,} images (warm, in order, one reader)",
+        "",
+        "A store's floor is the raw baseline for raw pixels and its codec's decode floor (the "
+        "same images decoded from memory by the same worker processes) for encoded images.",
         "",
         *_table(header, rows),
     ]
@@ -288,9 +357,7 @@ def _writes_section(summary: pd.DataFrame, n_images: int, labels: Labels) -> lis
     every_phase = summary[summary.operation == Operation.WRITE_MANY]
     every_phase = every_phase[every_phase.n_images == n_images]
     rows = []
-    for (name, implementation), cells in every_phase.groupby(
-        [FORMAT_COLUMN, "implementation"], sort=False
-    ):
+    for key, cells in every_phase.groupby(list(SERIES_KEYS), sort=False):
         phases = {cell["phase"]: cell for cell in cells.to_dict("records")}
         write, sync = phases.get(Phase.WRITE), phases.get(Phase.SYNC)
         durable = (
@@ -300,7 +367,7 @@ def _writes_section(summary: pd.DataFrame, n_images: int, labels: Labels) -> lis
         )
         rows.append(
             [
-                labels.series(name, implementation).label(),
+                labels.series(*key).label(),
                 _seconds(write) if write else "—",
                 _seconds(sync) if sync else "—",
                 str(write["samples"]) if write else "—",
@@ -334,7 +401,7 @@ def _variations_section(
         ]
     rows = []
     for cell in variations.to_dict("records"):
-        base = _row(reference, cell[FORMAT_COLUMN], cell["implementation"])
+        base = _row(reference, *(cell[key] for key in SERIES_KEYS))
         change = (
             "cold cache"
             if cell["cache"] == Cache.COLD
@@ -362,6 +429,34 @@ def _variations_section(
     return [f"## Read variations at {n_images:,} images", "", *_table(header, rows)]
 
 
+def _codecs_section(codecs: Sequence[Mapping[str, object]]) -> list[str]:
+    """Each encoded codec's bytes per image and, for a lossy one, its error against the source
+    images, measured once by its decode-floor job."""
+    title = "## Codecs"
+    if not codecs:
+        return [title, "", "No encoded codec was measured in this run (or no decode floor)."]
+    rows = [
+        [
+            str(record["codec"])
+            + (f" (quality {record['jpeg_quality']})" if record.get("jpeg_quality") else ""),
+            f"{record['n_images']:,}",
+            f"{record['mean_bytes']:,.0f}",
+            "lossless" if record["psnr_db"] is None else f"{record['psnr_db']:.2f} dB",
+        ]
+        for record in codecs
+    ]
+    header = ["codec", "images", "mean bytes per image", "PSNR against the source"]
+    return [
+        title,
+        "",
+        "Reads of a lossy codec are checked against its decoder's output for the stored bytes; "
+        "its error against the source images is given here once. Raw pixels take "
+        "H × W × 3 bytes per image.",
+        "",
+        *_table(header, rows),
+    ]
+
+
 def _single_section(summary: pd.DataFrame, labels: Labels) -> list[str]:
     rows = [
         [
@@ -386,23 +481,27 @@ def _disk_section(disk: pd.DataFrame, n_images: int, labels: Labels) -> list[str
     return [f"## Disk use at {n_images:,} images", "", *_table(header, rows)]
 
 
-JOB_TIME_COLUMNS = ["experiment", FORMAT_COLUMN, "implementation", "seconds", "started", "ended"]
+JOB_TIME_COLUMNS = ["experiment", *SERIES_KEYS, "seconds", "started", "ended"]
 
 
 def job_times(benchmarks: Sequence[Path]) -> pd.DataFrame:
     """The wall time of every measuring job, from Snakemake's benchmark files
-    (`results/benchmarks/<rule>/<format>/<implementation>/...tsv`), and when each ended."""
+    (`results/benchmarks/<rule>/<format>/<implementation>/<codec>/...tsv`, or
+    `decode_floor/<codec>/<n>.tsv`), and when each ended."""
     rows = []
     for path in benchmarks:
         parts = Path(path).parts
-        rule, name, implementation = parts[parts.index("benchmarks") + 1 :][:3]
+        rule, *names = parts[parts.index("benchmarks") + 1 :]
+        if rule == "decode_floor":
+            store = (FLOOR_FORMAT, BASELINE, names[0])
+        else:
+            store = (names[0], names[1], names[2].removesuffix(".tsv"))
         seconds = float(pd.read_csv(path, sep="\t")["s"].iloc[0])
         ended = Path(path).stat().st_mtime
         rows.append(
             {
                 "experiment": rule,
-                FORMAT_COLUMN: name,
-                "implementation": implementation.removesuffix(".tsv"),
+                **dict(zip(SERIES_KEYS, store, strict=True)),
                 "seconds": seconds,
                 "started": ended - seconds,
                 "ended": ended,
@@ -440,10 +539,10 @@ def _time_section(times: pd.DataFrame, labels: Labels) -> list[str]:
         for rule, row in by_experiment.sort_values("sum", ascending=False).iterrows()
     ]
     lines += _table(["experiment", "jobs", "seconds", "share"], rows)
-    by_store = times.groupby([FORMAT_COLUMN, "implementation"], sort=False).seconds.sum()
+    by_store = times.groupby(list(SERIES_KEYS), sort=False).seconds.sum()
     rows = [
-        [labels.series(name, implementation).label(), f"{seconds:.0f}", _share(seconds, total)]
-        for (name, implementation), seconds in by_store.sort_values(ascending=False).items()
+        [labels.series(*key).label(), f"{seconds:.0f}", _share(seconds, total)]
+        for key, seconds in by_store.sort_values(ascending=False).items()
     ]
     return [*lines, "", *_table(["store", "seconds", "share"], rows)]
 
@@ -463,6 +562,7 @@ def write_report(
     timings: Path,
     disk: Path,
     benchmarks: Sequence[Path],
+    codecs: Sequence[Path],
     provenance_record: Path,
     report: Path,
     config: Mapping[str, object],
@@ -476,6 +576,7 @@ def write_report(
         read_table(timings),
         read_table(disk),
         job_times(benchmarks),
+        [json.loads(path.read_text()) for path in codecs],
         record["machine"] | {"libraries": record["software"], "measured_on": record["measured_on"]},
         {"run id": record["run_id"], **config},
         presentations_from(presentations),

@@ -1,9 +1,10 @@
 """The look every figure shares: sizes, colours per format, line styles per implementation, bars.
 
 A format's colour comes from its `Presentation` and stays the same in every figure and run; a
-format without one takes a spare colour by name. An implementation's line style and marker are
-fixed (fast solid circles, tutorial dashed squares, baseline dotted diamonds); a format's own
-marker, if it sets one, replaces its implementation's.
+format without one takes a spare colour by name. An implementation's line style is fixed (fast
+solid, tutorial dashed, documented dash-dotted, baseline dotted), and so is a codec's marker (raw
+circles, PNG squares, QOI triangles, JPEG downward triangles; baselines diamonds); a format's own
+marker, if it sets one, replaces its codec's.
 """
 
 from __future__ import annotations
@@ -29,14 +30,15 @@ LineLook = tuple[object, str]  # (line style, marker)
 IMPLEMENTATION_LOOKS: dict[str, LineLook] = {
     "tutorial": ("--", "s"),
     "fast": ("-", "o"),
+    "documented": ("-.", "^"),
     BASELINE: (":", "D"),
 }
 SPARE_LOOKS: tuple[LineLook, ...] = (
-    ("-.", "^"),
     ((0, (5, 1, 1, 1, 1, 1)), "v"),
     ((0, (1, 2)), "P"),
     ((0, (8, 3)), "X"),
 )
+CODEC_MARKERS = {"raw": "o", "png": "s", "qoi": "^", "jpeg": "v"}
 
 
 def format_colours(
@@ -60,8 +62,14 @@ def implementation_looks(implementations: Iterable[str]) -> dict[str, LineLook]:
     return looks
 
 
+def codec_marker(codec: str, fallback: str = "o") -> str:
+    return CODEC_MARKERS.get(codec, fallback)
+
+
 def line_style(series: Series, colour: str, look: LineLook) -> dict[str, object]:
     linestyle, marker = look
+    if series.implementation != BASELINE:
+        marker = codec_marker(series.codec, marker)
     return {
         "color": colour,
         "linestyle": linestyle,

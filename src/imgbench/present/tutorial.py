@@ -1,5 +1,9 @@
 """The seven figures of the Real Python tutorial, so results compare with the article's: write,
-read and both times against N (linear and log-log), and disk use stacked over the cutoffs."""
+read and both times against N (linear and log-log), and disk use stacked over the cutoffs.
+
+They draw one line (or bar) per format and implementation, each format in its own codec
+(`FigureData.one_codec_per_format`), so a run crossing every format with every codec stays
+readable; the codec figures compare the codecs."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from imgbench.cells import FORMAT_COLUMN, REFERENCE_READ_WORDS, Series, of_series
+from imgbench.cells import REFERENCE_READ_WORDS, SERIES_KEYS, Series, of_series
 from imgbench.present import parts
 from imgbench.present.data import MISSING_CELLS, FigureData, reference_cells
 from imgbench.present.style import FIGSIZE
@@ -22,7 +26,7 @@ PANEL_TITLES = {"write": "Write (buffered)", "read": f"Read ({REFERENCE_READ_WOR
 def time_figure(data: FigureData, kinds: tuple[str, ...], title: str, *, log: bool) -> Figure:
     """Median time against N per series, with its 95% interval as a band; several kinds of cell
     go in side-by-side panels sharing the time axis."""
-    cells = {kind: reference_cells(data, kind) for kind in kinds}
+    cells = {kind: data.one_codec_per_format(reference_cells(data, kind)) for kind in kinds}
     if all(frame.empty for frame in cells.values()):
         return parts.note_figure(title, "\n".join(MISSING_CELLS[kind] for kind in kinds))
     combined = len(kinds) > 1
@@ -71,10 +75,10 @@ def time_figure(data: FigureData, kinds: tuple[str, ...], title: str, *, log: bo
 
 def disk_figure(data: FigureData) -> Figure:
     """One bar per series, stacked by the disk use of each cutoff's store, totals on top."""
-    disk = data.disk
+    disk = data.one_codec_per_format(data.disk)
     series = data.series(disk)
-    keyed = disk.assign(series=list(zip(disk[FORMAT_COLUMN], disk["implementation"], strict=True)))
-    keys = [(one.format, one.implementation) for one in series]
+    keyed = disk.assign(series=list(zip(*(disk[key] for key in SERIES_KEYS), strict=True)))
+    keys = [(one.format, one.implementation, one.codec) for one in series]
     mib = (
         keyed.pivot(index="series", columns="n_images", values="kib_allocated")
         .reindex(pd.Index(keys, tupleize_cols=False))

@@ -1,7 +1,8 @@
 """Storage formats, one module each, found by name so that adding one touches no other file.
 
-A format is a module `imgbench.stores.<name>` defining `STORES`, a dict from implementation
-name (e.g. "tutorial", "fast") to a `Store`, and optionally `PRESENTATION`, how the format is
+A format (a container) is a module `imgbench.stores.<name>` defining `STORES`, a dict from
+implementation name (e.g. "tutorial", "fast") to a `Store`, each listing the codecs it can hold,
+and optionally `PRESENTATION`, how the format is
 shown (`imgbench.cells.Presentation`: label, colour, line marker, rank).
 """
 
@@ -9,18 +10,22 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, replace
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from imgbench.cells import Presentation
+from imgbench.cells import FLOOR_FORMAT, FLOOR_PRESENTATION, Presentation
+from imgbench.codecs import DEFAULT_JPEG_QUALITY, Codec
 from imgbench.errors import StoreError
 from imgbench.stores.base import Reader, Store
 
 __all__ = [
     "Reader",
     "Store",
+    "codecs",
+    "configured_store",
     "formats",
     "get_store",
     "implementations",
@@ -57,20 +62,46 @@ def implementations(name: str) -> tuple[str, ...]:
     return tuple(_module(name).STORES)
 
 
-def get_store(name: str, implementation: str) -> Store:
+def get_store(
+    name: str, implementation: str, codec: Codec | None = None, **options: object
+) -> Store:
+    """Implementation `implementation` of format `name`, holding `codec` (default: its first),
+    with the format's `options` (see `Store.with_codec`)."""
     stores = _module(name).STORES
     if implementation not in stores:
         raise StoreError(
             f"format {name!r} has no implementation {implementation!r}; it has: {', '.join(stores)}"
         )
-    return stores[implementation]
+    store = stores[implementation]
+    if codec is None and not options:
+        return store
+    return store.with_codec(codec or store.codec, **options)
+
+
+def configured_store(
+    name: str, implementation: str, codec: str, settings: Mapping[str, object]
+) -> Store:
+    """The store a job measures, from its wildcards and the `settings` its rule passes
+    (`jpeg_quality`, None for other codecs, and the format's `options`)."""
+    quality = settings.get("jpeg_quality") or DEFAULT_JPEG_QUALITY
+    options = dict(settings.get("options") or {})  # type: ignore[call-overload]
+    return get_store(name, implementation, Codec(codec, int(quality)), **options)  # type: ignore[call-overload]
+
+
+def codecs(name: str) -> tuple[str, ...]:
+    """Every codec some implementation of format `name` can hold, defaults first."""
+    stores = _module(name).STORES.values()
+    return tuple(dict.fromkeys(codec for store in stores for codec in store.codecs))
 
 
 def presentation(name: str) -> Presentation:
     """How format `name` is shown; the defaults for a format without a module (an old table)."""
+    if name == FLOOR_FORMAT:
+        return FLOOR_PRESENTATION
     if name not in formats():
         return Presentation()
-    return getattr(_module(name), "PRESENTATION", Presentation())
+    shown = getattr(_module(name), "PRESENTATION", Presentation())
+    return replace(shown, codec=shown.codec or codecs(name)[0])
 
 
 def presentations(names: list[str]) -> dict[str, dict[str, object]]:
@@ -91,7 +122,8 @@ def store_of(path: Path) -> Store:
     if len({store.format for store in readers}) > 1:
         raise StoreError(f"{path} looks like more than one format; it is not a store we built")
     rank = {name: position for position, name in enumerate(READ_PREFERENCE)}
-    return min(readers, key=lambda store: rank.get(store.implementation, len(rank)))
+    reader = min(readers, key=lambda store: rank.get(store.implementation, len(rank)))
+    return reader.with_codec(Codec(reader.stored_codec(path)))
 
 
 def open_store(path: str | Path) -> Reader:

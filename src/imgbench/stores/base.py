@@ -16,6 +16,11 @@ from typing import ClassVar, Self
 
 import numpy as np
 
+from imgbench.cells import SERIES_KEYS
+from imgbench.checksums import tree_sha256
+from imgbench.codecs import Codec
+from imgbench.errors import StoreError
+
 __all__ = ["Reader", "Store", "checked_indices", "no_images", "worker_count"]
 
 
@@ -72,17 +77,48 @@ class Reader(ABC):
 
 
 class Store(ABC):
-    """One implementation of a storage format: how it writes a store folder and reads it back.
+    """One implementation of a storage format (a container), holding images in one codec: how
+    it writes a store folder and reads it back.
 
     A format may have several implementations, e.g. `tutorial` (the code paths of the Real Python
-    tutorial) and `fast` (the best this project could make of the same format).
+    tutorial) and `fast` (the best this project could make of the same format). Each says which
+    codecs (`imgbench.codecs`) it can hold; the first is its default.
     """
 
     format: ClassVar[str]
     implementation: ClassVar[str]
     marker: ClassVar[str]  # a file this format puts in its folder: how `open_store` finds it
-    # Files holding run-time state, not data (e.g. LMDB's lock file): left out of checksums.
+    codecs: ClassVar[tuple[str, ...]] = ("raw",)
+    # Whether several processes may open a store at once (LevelDB locks its database).
+    concurrent_readers: ClassVar[bool] = True
+    # Name patterns of files holding run-time state, not data (e.g. LMDB's lock file): left out
+    # of checksums.
     volatile: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, codec: Codec | None = None) -> None:
+        self.codec = codec or Codec(self.codecs[0])
+
+    def with_codec(self, codec: Codec, **options: object) -> Self:
+        """This implementation holding `codec`, with the format's `options` (config
+        `store_options.<format>`, keyword arguments of its constructor); a StoreError if it
+        cannot hold the codec or has no such option."""
+        if codec.name not in self.codecs:
+            raise StoreError(
+                f"{self.format}/{self.implementation} cannot hold {codec.name} images; it holds "
+                f"{', '.join(self.codecs)}: choose one of those in `codecs.{self.format}`"
+            )
+        try:
+            return type(self)(codec, **options)
+        except TypeError as error:
+            raise StoreError(
+                f"`store_options.{self.format}` has an option {self.format} does not take "
+                f"({error}); see config/README.md"
+            ) from error
+
+    def stored_codec(self, path: Path) -> str:
+        """The codec of the store at `path`, as the store records it (formats that hold one
+        codec need not record it)."""
+        return self.codecs[0]
 
     @abstractmethod
     def write_many(
@@ -113,10 +149,21 @@ class Store(ABC):
         with self.open(path) as reader:
             return reader[index]
 
+    def checksum(self, path: Path) -> str:
+        """One SHA-256 of the store's data, equal for two stores of the same images: by default
+        over its files, leaving out the `volatile` ones."""
+        return tree_sha256(path, ignore=self.volatile)
+
     def owns(self, path: Path) -> bool:
         """Whether this implementation can read the store at `path`."""
         return (path / self.marker).is_file()
 
+    def series_columns(self) -> dict[str, str]:
+        """The table columns naming this store's series (`imgbench.cells.SERIES_KEYS`)."""
+        return dict(
+            zip(SERIES_KEYS, (self.format, self.implementation, self.codec.name), strict=True)
+        )
+
     @property
     def key(self) -> str:
-        return f"{self.format}/{self.implementation}"
+        return f"{self.format}/{self.implementation}/{self.codec.name}"

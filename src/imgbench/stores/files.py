@@ -1,12 +1,15 @@
-"""PNG: one file per image, named by its zero-padded index, with all labels in `labels.csv`.
+"""Files: one file per image, named by its zero-padded index, with all labels in `labels.csv`.
 
-Both implementations share this layout (`{index:08d}.png`, then `labels.csv`: a `label` header line
-and one label per line), so each reads the other's stores.
+The tutorial's "PNG" store is this container with the `png` codec. Both implementations share its
+layout (`{index:08d}.png`, then `labels.csv`: a `label` header line and one label per line), so
+each reads the other's PNG stores.
 
 `tutorial` is the Real Python tutorial's code path: Pillow encodes and decodes one file at a time
-with its defaults, labels go through the `csv` module.
+with its defaults, labels go through the `csv` module. It holds PNG only.
 
-`fast` keeps one PNG file per image and the zlib level of Pillow's default (6), but, measured on
+`fast` holds any codec (`imgbench.codecs`): files are named `{index:08d}.{extension}` (`.rgb` for
+raw pixels) and `meta.json` records the codec and image shape (a store without it is the
+tutorial's: PNG). With PNG it keeps the zlib level of Pillow's default (6), but, measured on
 32x32 RGB images on 2 cores:
 - decodes with imagecodecs (libpng): 50 us per image against Pillow's 117 us; encodes with it:
   105 us against 170 us, files of 2,166 bytes on average against Pillow's 2,209 (both fill one
@@ -24,33 +27,43 @@ with its defaults, labels go through the `csv` module.
 from __future__ import annotations
 
 import csv
-import itertools
-import mmap
-import multiprocessing
+import json
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import imagecodecs
 import numpy as np
 from PIL import Image
 
 from imgbench.cells import Presentation
+from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
-from imgbench.stores.base import Reader, Store, checked_indices, no_images, worker_count
+from imgbench.parallel import job, pool_size, result_array, run_in_pool
+from imgbench.stores.base import Reader, Store, checked_indices, no_images
 
-PRESENTATION = Presentation(label="PNG", colour="tab:blue", rank=10)
+PRESENTATION = Presentation(label="files", colour="tab:blue", rank=10)
 
 LABELS_FILE = "labels.csv"
 LABELS_HEADER = "label"
-POOL_MIN_IMAGES = 1000  # a pool costs ~20 ms; reading 500 images: 33 ms alone, 37 with 2
-CHUNKS_PER_WORKER = 8  # small chunks keep both cores busy when one is slowed by other jobs
+META_FILE = "meta.json"  # {"codec": ..., "shape": [H, W, 3]}, written by `fast`
 READ_BYTES = 1 << 16  # one read() fetches any 32x32 PNG; bigger files take more reads
 
 
-def image_name(index: int) -> str:
-    return f"{index:08d}.png"
+def image_name(index: int, extension: str = "png") -> str:
+    return f"{index:08d}.{extension}"
+
+
+def read_meta(path: Path) -> dict[str, object] | None:
+    """The store's `meta.json`, or None for a store without one (the tutorial's PNG files)."""
+    try:
+        meta = json.loads((path / META_FILE).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{path / META_FILE}: unreadable ({error}); rebuild the store") from error
+    if not isinstance(meta, dict) or meta.get("codec") not in NAMES:
+        raise StoreError(f"{path / META_FILE}: names no known codec; rebuild the store")
+    return meta
 
 
 def write_labels(path: Path, labels: np.ndarray) -> None:
@@ -99,9 +112,10 @@ class TutorialPngReader(Reader):
 
 
 class TutorialPngStore(Store):
-    format = "png"
+    format = "files"
     implementation = "tutorial"
     marker = LABELS_FILE
+    codecs = ("png",)
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
@@ -113,37 +127,6 @@ class TutorialPngStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> TutorialPngReader:
         return TutorialPngReader(path)
-
-
-def pool_size(workers: int | None, count: int) -> int:
-    """Processes worth using for `count` images: 1 (no pool) below POOL_MIN_IMAGES, when asked, or
-    inside a daemonic process (a pool worker), which may not start processes of its own."""
-    if count < POOL_MIN_IMAGES or multiprocessing.current_process().daemon:
-        return 1
-    return worker_count(workers)
-
-
-def chunks(count: int, processes: int) -> list[tuple[int, int]]:
-    """(start, stop) ranges covering 0..count, CHUNKS_PER_WORKER per process."""
-    bounds = np.linspace(0, count, processes * CHUNKS_PER_WORKER + 1).astype(int).tolist()
-    return [(start, stop) for start, stop in itertools.pairwise(bounds) if stop > start]
-
-
-# What pool workers work on: set in the parent just before forking, inherited by the children.
-_job: dict[str, Any] = {}
-
-
-def run_in_pool(
-    processes: int, task: Callable[[tuple[int, int]], None], count: int, **job: object
-) -> None:
-    """Run `task` over `chunks(count, processes)` in forked processes that inherit `job`."""
-    _job.update(job)
-    try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            for _ in pool.imap_unordered(task, chunks(count, processes)):
-                pass
-    finally:
-        _job.clear()
 
 
 def write_file(dir_fd: int, name: str, data: bytes) -> None:
@@ -167,79 +150,88 @@ def read_file(dir_fd: int, name: str) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def encode_range(images: np.ndarray, dir_fd: int, start: int, stop: int) -> None:
+def encode_range(codec: Codec, images: np.ndarray, dir_fd: int, start: int, stop: int) -> None:
     for index in range(start, stop):
-        write_file(dir_fd, image_name(index), imagecodecs.png_encode(images[index]))
+        write_file(dir_fd, image_name(index, codec.extension), codec.encode(images[index]))
 
 
 def decode_range(
-    images: np.ndarray, indices: np.ndarray, dir_fd: int, start: int, stop: int
+    codec: Codec, images: np.ndarray, indices: np.ndarray, dir_fd: int, start: int, stop: int
 ) -> None:
     """Decode the files of `indices[start:stop]` into `images[start:stop]`."""
     for row in range(start, stop):
-        name = image_name(int(indices[row]))
+        name = image_name(int(indices[row]), codec.extension)
         try:
-            imagecodecs.png_decode(read_file(dir_fd, name), out=images[row])
-        except (OSError, imagecodecs.PngError, ValueError) as error:
-            raise StoreError(
-                f"{name}: cannot read this image as {images.shape[1:]} ({error})"
-            ) from error
+            data = read_file(dir_fd, name)
+        except OSError as error:
+            raise StoreError(f"{name}: cannot read this image ({error})") from error
+        codec.decode(data, images[row], name)
 
 
 def _encode_chunk(bounds: tuple[int, int]) -> None:
-    encode_range(_job["images"], _job["dir_fd"], *bounds)
+    encode_range(job()["codec"], job()["images"], job()["dir_fd"], *bounds)
 
 
 def _decode_chunk(bounds: tuple[int, int]) -> None:
-    decode_range(_job["images"], _job["indices"], _job["dir_fd"], *bounds)
+    decode_range(job()["codec"], job()["images"], job()["indices"], job()["dir_fd"], *bounds)
 
 
-class FastPngReader(Reader):
-    def __init__(self, path: Path, workers: int | None) -> None:
-        self._path, self._workers = path, workers
+class FastFilesReader(Reader):
+    def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
+        self._path, self._codec, self._workers = path, codec, workers
+        meta = read_meta(path)
+        stored = meta["codec"] if meta else "png"
+        if stored != codec.name:
+            raise StoreError(f"{path} holds {stored} files, not {codec.name}: open it as {stored}")
+        self._shape = tuple(meta["shape"]) if meta else None  # type: ignore[arg-type]
         self._labels = read_labels(path, with_csv=False)
         self._dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
 
     def __len__(self) -> int:
         return len(self._labels)
 
+    def _image_shape(self, index: int) -> tuple[int, ...]:
+        """The stored shape; a tutorial store records none, so its first PNG is decoded."""
+        if self._shape is None:
+            try:
+                first = imagecodecs.png_decode(read_file(self._dir_fd, image_name(index)))
+            except (OSError, ValueError, RuntimeError) as error:
+                raise StoreError(f"{self._path}: cannot read image {index} ({error})") from error
+            if first.dtype != np.uint8 or first.ndim != 3 or first.shape[2] != 3:
+                raise StoreError(f"{self._path}: image {index} is not 8-bit RGB")
+            self._shape = first.shape
+        return self._shape
+
     def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         indices = checked_indices(indices, len(self))
         if len(indices) == 0:
             return no_images(), self._labels[indices]
-        try:
-            first = imagecodecs.png_decode(read_file(self._dir_fd, image_name(int(indices[0]))))
-        except (OSError, imagecodecs.PngError) as error:
-            raise StoreError(f"{self._path}: cannot read image {indices[0]} ({error})") from error
-        if first.dtype != np.uint8 or first.ndim != 3 or first.shape[2] != 3:
-            raise StoreError(f"{self._path}: image {indices[0]} is not 8-bit RGB")
+        shape = self._image_shape(int(indices[0]))
         processes = pool_size(self._workers, len(indices))
+        images = result_array(len(indices), shape, processes)
         if processes == 1:
-            images = np.empty((len(indices), *first.shape), dtype=np.uint8)
-            decode_range(images, indices, self._dir_fd, 1, len(indices))
+            decode_range(self._codec, images, indices, self._dir_fd, 0, len(indices))
         else:
-            # Anonymous shared memory: the children's pixels land in the array returned.
-            memory = mmap.mmap(-1, len(indices) * first.size)
-            images = np.frombuffer(memory, dtype=np.uint8).reshape(len(indices), *first.shape)
             run_in_pool(
                 processes,
                 _decode_chunk,
                 len(indices),
+                codec=self._codec,
                 images=images,
                 indices=indices,
                 dir_fd=self._dir_fd,
             )
-        images[0] = first
         return images, self._labels[indices]
 
     def close(self) -> None:
         os.close(self._dir_fd)
 
 
-class FastPngStore(Store):
-    format = "png"
+class FastFilesStore(Store):
+    format = "files"
     implementation = "fast"
     marker = LABELS_FILE
+    codecs = ("png", "qoi", "jpeg", "raw")
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
@@ -250,15 +242,28 @@ class FastPngStore(Store):
         try:
             processes = pool_size(workers, len(images))
             if processes == 1:
-                encode_range(images, dir_fd, 0, len(images))
+                encode_range(self.codec, images, dir_fd, 0, len(images))
             else:
-                run_in_pool(processes, _encode_chunk, len(images), images=images, dir_fd=dir_fd)
+                run_in_pool(
+                    processes,
+                    _encode_chunk,
+                    len(images),
+                    codec=self.codec,
+                    images=images,
+                    dir_fd=dir_fd,
+                )
         finally:
             os.close(dir_fd)
+        meta = {"codec": self.codec.name, "shape": list(images.shape[1:])}
+        (path / META_FILE).write_text(json.dumps(meta))
         write_labels(path, labels)
 
-    def open(self, path: Path, *, workers: int | None = None) -> FastPngReader:
-        return FastPngReader(path, workers)
+    def stored_codec(self, path: Path) -> str:
+        meta = read_meta(path)
+        return str(meta["codec"]) if meta else "png"
+
+    def open(self, path: Path, *, workers: int | None = None) -> FastFilesReader:
+        return FastFilesReader(path, self.codec, workers)
 
 
-STORES: dict[str, Store] = {"tutorial": TutorialPngStore(), "fast": FastPngStore()}
+STORES: dict[str, Store] = {"tutorial": TutorialPngStore(), "fast": FastFilesStore()}
