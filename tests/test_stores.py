@@ -21,6 +21,7 @@ from imgbench.parallel import expected_images
 from imgbench.stores import Store, formats, get_store, implementations, open_store, store_of
 from imgbench.stores import files as files_store
 from imgbench.stores import lmdb as lmdb_store
+from imgbench.synthetic import synthetic_images
 
 STORES = [
     get_store(name, implementation, Codec(codec))
@@ -46,11 +47,19 @@ def test_the_tutorials_three_formats_are_available_in_their_codecs() -> None:
     assert get_store("lmdb", "tutorial").codecs == ("raw",)
 
 
-@pytest.mark.parametrize("store", STORES, ids=KEYS)
-def test_write_many_then_read_all_in_order(store, images, tmp_path: Path) -> None:
-    pixels, labels = images
-    store.write_many(tmp_path / "store", pixels, labels)
-    read_pixels, read_labels = store.read_many(tmp_path / "store", np.arange(40))
+@pytest.fixture(scope="module", params=STORES, ids=KEYS)
+def written(request, tmp_path_factory) -> tuple[Store, Path, np.ndarray, np.ndarray]:
+    """Each store written once from forty images, for the tests that only read it back."""
+    store = request.param
+    pixels, labels = synthetic_images(40, seed=3)
+    path = tmp_path_factory.mktemp("store") / store.key.replace("/", "-")
+    store.write_many(path, pixels, labels)
+    return store, path, pixels, labels
+
+
+def test_write_many_then_read_all_in_order(written) -> None:
+    store, path, pixels, labels = written
+    read_pixels, read_labels = store.read_many(path, np.arange(40))
     assert read_pixels.dtype == np.uint8 and read_pixels.shape == (40, 32, 32, 3)
     np.testing.assert_array_equal(read_pixels, expected(store, pixels))
     np.testing.assert_array_equal(read_labels, labels)
@@ -58,7 +67,6 @@ def test_write_many_then_read_all_in_order(store, images, tmp_path: Path) -> Non
         np.testing.assert_array_equal(read_pixels, pixels)
 
 
-@pytest.mark.parametrize("store", STORES, ids=KEYS)
 @pytest.mark.parametrize(
     "indices",
     [
@@ -70,21 +78,18 @@ def test_write_many_then_read_all_in_order(store, images, tmp_path: Path) -> Non
     ],
     ids=["run", "scattered-with-repeat", "strided", "far-apart", "permutation"],
 )
-def test_bulk_read_of_any_indices(store, indices: list[int], images, tmp_path: Path) -> None:
-    pixels, labels = images
-    store.write_many(tmp_path / "store", pixels, labels)
-    with open_store(tmp_path / "store") as reader:
+def test_bulk_read_of_any_indices(written, indices: list[int]) -> None:
+    store, path, pixels, labels = written
+    with open_store(path) as reader:
         read_pixels, read_labels = reader.read_many(np.array(indices))
     np.testing.assert_array_equal(read_pixels, expected(store, pixels)[indices])
     np.testing.assert_array_equal(read_labels, labels[indices])
 
 
-@pytest.mark.parametrize("store", STORES, ids=KEYS)
-def test_reader_len_and_item_access(store, images, tmp_path: Path) -> None:
-    pixels, labels = images
-    store.write_many(tmp_path / "store", pixels, labels)
+def test_reader_len_and_item_access(written) -> None:
+    store, path, pixels, labels = written
     decoded = expected(store, pixels)
-    with imgbench.open_store(tmp_path / "store") as reader:
+    with imgbench.open_store(path) as reader:
         assert len(reader) == 40
         image, label = reader[12]
         assert isinstance(label, int) and label == labels[12]
@@ -107,10 +112,9 @@ def test_single_image_write_and_read(store, images, tmp_path: Path) -> None:
     assert (found.format, found.codec.name) == (store.format, store.codec.name)
 
 
-@pytest.mark.parametrize("store", STORES, ids=KEYS)
-def test_open_store_recognises_the_format_and_codec(store, images, tmp_path: Path) -> None:
-    store.write_many(tmp_path / "store", *images)
-    found = store_of(tmp_path / "store")
+def test_open_store_recognises_the_format_and_codec(written) -> None:
+    store, path, _, _ = written
+    found = store_of(path)
     assert (found.format, found.codec.name) == (store.format, store.codec.name)
     assert store.series_columns() == {
         "method": store.format,
