@@ -21,7 +21,7 @@ from imgbench.checksums import tree_sha256
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 
-__all__ = ["Reader", "Store", "checked_indices", "no_images", "worker_count"]
+__all__ = ["Reader", "Store", "check_codec", "checked_indices", "no_images", "worker_count"]
 
 
 def worker_count(workers: int | None) -> int:
@@ -32,6 +32,16 @@ def worker_count(workers: int | None) -> int:
 def no_images(shape: tuple[int, ...] = (0, 0, 3)) -> np.ndarray:
     """The images array of a read of no indices (an image shape of zeros when none is known)."""
     return np.empty((0, *shape), dtype=np.uint8)
+
+
+def check_codec(store: object, stored: object, codec: Codec, what: str = "images") -> None:
+    """Refuse to read a store holding `stored` images as `codec` ones: a StoreError naming the
+    store and what it holds."""
+    if stored != codec.name:
+        raise StoreError(
+            f"{store} holds {stored} {what}, not {codec.name}: open it as {stored} "
+            "(imgbench.open_store reads the codec from the store)"
+        )
 
 
 def checked_indices(indices: np.ndarray, count: int) -> np.ndarray:

@@ -39,7 +39,7 @@ from imgbench.cells import Presentation
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import job, pool_size, result_array, run_in_pool
-from imgbench.stores.base import Reader, Store, checked_indices, no_images
+from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
 
 PRESENTATION = Presentation(label="files", colour="tab:blue", rank=10)
 
@@ -181,8 +181,7 @@ class FastFilesReader(Reader):
         self._path, self._codec, self._workers = path, codec, workers
         meta = read_meta(path)
         stored = meta["codec"] if meta else "png"
-        if stored != codec.name:
-            raise StoreError(f"{path} holds {stored} files, not {codec.name}: open it as {stored}")
+        check_codec(path, stored, codec, "files")
         self._shape = tuple(meta["shape"]) if meta else None  # type: ignore[arg-type]
         self._labels = read_labels(path, with_csv=False)
         self._dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)

@@ -65,7 +65,7 @@ from imgbench.cells import Presentation
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, checked_indices
+from imgbench.stores.base import Reader, Store, check_codec, checked_indices
 
 PRESENTATION = Presentation(label="LevelDB", colour="tab:brown", rank=60)
 MARKER = "CURRENT"  # names the current manifest: every LevelDB database has one
@@ -173,11 +173,7 @@ class LeveldbReader(Reader):
         self._db = open_database(path)
         try:
             content = read_meta(self._db, path)
-            if content["codec"] != codec.name:
-                raise StoreError(
-                    f"{path} holds {content['codec']} values, not {codec.name}: open it as "
-                    f"{content['codec']}"
-                )
+            check_codec(path, content["codec"], codec, "values")
         except StoreError:
             self._db.close()
             raise

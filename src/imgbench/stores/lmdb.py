@@ -36,6 +36,7 @@ import io
 import json
 import math
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import lmdb
@@ -46,7 +47,7 @@ from imgbench.cells import Presentation
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError, UnsafePickleError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, checked_indices, no_images
+from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
 
 PRESENTATION = Presentation(label="LMDB", colour="tab:orange", rank=20)
 MARKER = "data.mdb"
@@ -180,16 +181,23 @@ def read_meta(env: lmdb.Environment, path: Path) -> dict[str, object]:
     return {"codec": "raw"} | json.loads(meta)
 
 
+def values_of(txn: lmdb.Transaction, indices: np.ndarray) -> Iterator[bytes | None]:
+    """The values of `indices` in order: one cursor walk for a run, a `get` per key otherwise
+    (None for a missing key); a walk runs on past the run, so the caller stops it."""
+    if is_run(indices):
+        cursor = txn.cursor()
+        if not cursor.set_key(image_key(int(indices[0]))):
+            raise StoreError(f"image {indices[0]} is missing from this LMDB store")
+        return cursor.iternext(keys=False, values=True)
+    return (txn.get(image_key(int(index))) for index in indices)
+
+
 class FastLmdbReader(Reader):
     def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
         self._env = open_environment(path)
         try:
             content = read_meta(self._env, path)
-            if content["codec"] != codec.name:
-                raise StoreError(
-                    f"{path} holds {content['codec']} values, not {codec.name}: open it as "
-                    f"{content['codec']}"
-                )
+            check_codec(path, content["codec"], codec, "values")
         except StoreError:
             self._env.close()
             raise
@@ -208,16 +216,9 @@ class FastLmdbReader(Reader):
         pixels, size = memoryview(images.reshape(-1)), math.prod(self._shape)
         labels = bytearray()
         with self._env.begin(buffers=True) as txn:
-            if is_run(indices):
-                cursor = txn.cursor()
-                if not cursor.set_key(image_key(int(indices[0]))):
-                    raise StoreError(f"image {indices[0]} is missing from this LMDB store")
-                values = cursor.iternext(keys=False, values=True)
-            else:
-                values = (txn.get(image_key(int(index))) for index in indices)
             # The range stops the walk: a cursor would run on to the following keys and `meta`.
             offsets = range(0, len(indices) * size, size)
-            for offset, value in zip(offsets, values, strict=False):
+            for offset, value in zip(offsets, values_of(txn, indices), strict=False):
                 if value is None:
                     raise StoreError(f"image {indices[len(labels)]} is missing from this store")
                 labels.append(value[0])
@@ -231,14 +232,7 @@ class FastLmdbReader(Reader):
         blobs: list[bytes] = []
         labels = np.empty(len(indices), dtype=np.uint8)
         with self._env.begin() as txn:
-            if is_run(indices):
-                cursor = txn.cursor()
-                if not cursor.set_key(image_key(int(indices[0]))):
-                    raise StoreError(f"image {indices[0]} is missing from this LMDB store")
-                values = cursor.iternext(keys=False, values=True)
-            else:
-                values = (txn.get(image_key(int(index))) for index in indices)
-            for row, value in zip(range(len(indices)), values, strict=False):
+            for row, value in zip(range(len(indices)), values_of(txn, indices), strict=False):
                 if value is None:
                     raise StoreError(f"image {indices[row]} is missing from this store")
                 labels[row] = value[0]

@@ -70,7 +70,7 @@ from imgbench.cells import Presentation
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, checked_indices, no_images
+from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
 
 PRESENTATION = Presentation(label="SQLite", colour="tab:purple", rank=50)
 
@@ -158,11 +158,7 @@ def checked_meta(connection: sqlite3.Connection, file: Path, codec: Codec) -> Me
     """The store's meta, after refusing a store of another codec; closes `connection` on error."""
     try:
         meta = read_meta(connection, file)
-        if meta.codec != codec.name:
-            raise StoreError(
-                f"{file} holds {meta.codec} images, not {codec.name}: open it as {meta.codec} "
-                "(imgbench.stores.open_store reads the codec from the store)"
-            )
+        check_codec(file, meta.codec, codec)
     except StoreError:
         connection.close()
         raise

@@ -93,7 +93,7 @@ from imgbench.cells import Presentation
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, checked_indices, no_images
+from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
 
 PRESENTATION = Presentation(label="tar", colour="tab:red", rank=40)
 
@@ -225,10 +225,7 @@ def load_index(path: Path, codec: Codec) -> TarIndex:
             "entry): it is not a tar store we built, or its writing was interrupted; rebuild it"
         )
     ours: dict = index["imgbench"]  # type: ignore[assignment]
-    if ours["codec"] != codec.name:
-        raise StoreError(
-            f"{path} holds {ours['codec']} members, not {codec.name}: open it as {ours['codec']}"
-        )
+    check_codec(path, ours["codec"], codec, "members")
     try:
         rows = np.load(path / OFFSETS_FILE)
         shardlist = index["shardlist"]
