@@ -282,3 +282,12 @@ def test_store_of_picks_an_implementation_that_reads_the_store(
 ) -> None:
     get_store(method, implementation).write_many(tmp_path / "store", *images)
     assert store_of(tmp_path / "store").key == reader
+
+
+def test_lmdb_fast_names_a_raw_value_of_the_wrong_length(images, tmp_path: Path) -> None:
+    pixels, labels = images
+    get_store("lmdb", "fast").write_many(tmp_path / "store", pixels, labels)
+    with lmdb.open(str(tmp_path / "store")) as env, env.begin(write=True) as txn:
+        txn.put(b"00000007", b"\x01" + bytes(100))
+    with pytest.raises(StoreError, match=r"image 7 holds 101 bytes.*rebuild it"):
+        get_store("lmdb", "fast").read_many(tmp_path / "store", np.arange(10))

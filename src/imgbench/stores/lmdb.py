@@ -221,6 +221,11 @@ class FastLmdbReader(Reader):
             for offset, value in zip(offsets, values_of(txn, indices), strict=False):
                 if value is None:
                     raise StoreError(f"image {indices[len(labels)]} is missing from this store")
+                if len(value) != 1 + size:
+                    raise StoreError(
+                        f"{self._path}: image {indices[len(labels)]} holds {len(value)} bytes, not "
+                        f"a label and {size} pixel bytes; the store is damaged: rebuild it"
+                    )
                 labels.append(value[0])
                 pixels[offset : offset + size] = value[1:]
         if len(labels) != len(indices):
