@@ -86,15 +86,19 @@ def read_factor(factor):
     return values
 
 
+def jpeg_quality(wildcards):
+    """The JPEG quality of a job's codec: only the JPEG codec has one, so no other store reruns
+    when it changes."""
+    return config["jpeg_quality"] if wildcards.codec == "jpeg" else None
+
+
 def store_params():
     """What a store job needs to build the store of its wildcards: the codec's settings and the
-    format's options. Only the JPEG codec has settings, so other stores do not rerun when the
-    JPEG quality changes."""
+    format's options."""
 
     def params(wildcards):
-        quality = config["jpeg_quality"] if wildcards.codec == "jpeg" else None
         options = config["store_options"].get(wildcards.format, {})
-        return {"jpeg_quality": quality, "options": options}
+        return {"jpeg_quality": jpeg_quality(wildcards), "options": options}
 
     return params
 

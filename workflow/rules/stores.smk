@@ -105,9 +105,7 @@ rule decode_floor:
         mem_mb=store_mem_mb(copies=4),
         runtime=store_runtime_minutes,
     params:
-        jpeg_quality=lambda wildcards: (
-            config["jpeg_quality"] if wildcards.codec == "jpeg" else None
-        ),
+        jpeg_quality=jpeg_quality,
         repeats=config["repeats"],
     script:
         "../scripts/decode_floor.py"
