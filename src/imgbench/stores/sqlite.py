@@ -254,11 +254,19 @@ class FastSqliteReader(Reader):
         self._connection.close()
 
 
-class FastSqliteStore(Store):
+class SqliteStore(Store):
+    """What both implementations share: the layout, the marker and the codec the store records."""
+
     format = "sqlite"
-    implementation = "fast"
     marker = MARKER
     codecs = CODECS
+
+    def stored_codec(self, path: Path) -> str:
+        return stored_codec(path)
+
+
+class FastSqliteStore(SqliteStore):
+    implementation = "fast"
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
@@ -283,9 +291,6 @@ class FastSqliteStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> FastSqliteReader:
         return FastSqliteReader(path, self.codec, workers)
-
-    def stored_codec(self, path: Path) -> str:
-        return stored_codec(path)
 
 
 class DocumentedSqliteReader(Reader):
@@ -320,11 +325,8 @@ class DocumentedSqliteReader(Reader):
         self._connection.close()
 
 
-class DocumentedSqliteStore(Store):
-    format = "sqlite"
+class DocumentedSqliteStore(SqliteStore):
     implementation = "documented"
-    marker = MARKER
-    codecs = CODECS
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
@@ -346,9 +348,6 @@ class DocumentedSqliteStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> DocumentedSqliteReader:
         return DocumentedSqliteReader(path, self.codec)
-
-    def stored_codec(self, path: Path) -> str:
-        return stored_codec(path)
 
 
 STORES: dict[str, Store] = {"fast": FastSqliteStore(), "documented": DocumentedSqliteStore()}
