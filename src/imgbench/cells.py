@@ -175,6 +175,11 @@ class Series:
             return self.store_label
         return f"{self.store_label}{separator}{self.implementation}"
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The values of `SERIES_KEYS` naming this series in a table."""
+        return self.format, self.implementation, self.codec
+
     def rank(self) -> tuple[tuple[int, str], tuple[int, str], tuple[int, str]]:
         return (
             format_rank(self.format, self.presentation),
@@ -184,6 +189,14 @@ class Series:
 
 
 FLOOR_PRESENTATION = Presentation(label="decode floor", colour="dimgray", rank=BASELINE_RANK + 1)
+
+
+def floor_series(codec: str) -> Series:
+    """What a store holding `codec` is compared with: the raw baseline for raw pixels, the codec's
+    decode floor for encoded images."""
+    if codec == RAW_CODEC:
+        return Series(BASELINE_FORMAT, BASELINE, RAW_CODEC)
+    return Series(FLOOR_FORMAT, BASELINE, codec)
 
 
 def presentations_from(values: Mapping[str, Mapping[str, object]]) -> dict[str, Presentation]:

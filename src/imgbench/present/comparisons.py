@@ -14,7 +14,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from imgbench.cells import (
-    BASELINE,
     BASELINE_FORMAT,
     CODEC_COLUMN,
     FLOOR_FORMAT,
@@ -23,6 +22,7 @@ from imgbench.cells import (
     REFERENCE_READ_WORDS,
     Series,
     codec_rank,
+    floor_series,
     format_rank,
     implementation_rank,
     of_series,
@@ -171,11 +171,7 @@ def speedup_figure(data: FigureData) -> Figure:
 def floor_of(frame: pd.DataFrame, codec: str) -> float:
     """The floor of `codec`'s stores in a single-N frame: the raw baseline's read for raw pixels,
     the codec's decode floor otherwise (NaN if not measured)."""
-    if codec == RAW_CODEC:
-        floor = Series(BASELINE_FORMAT, BASELINE, RAW_CODEC)
-    else:
-        floor = Series(FLOOR_FORMAT, BASELINE, codec)
-    return value(frame, floor)
+    return value(frame, floor_series(codec))
 
 
 def ratio_to_floor_figure(data: FigureData) -> Figure:

@@ -33,6 +33,7 @@ from imgbench.cells import (
     Series,
     all_reads,
     cell_key,
+    floor_series,
     presentations_from,
     reads,
     single_image,
@@ -68,7 +69,7 @@ class Target:
     at_least: bool  # speed-ups must reach the limit; slow-downs must stay under it
 
 
-RAW: Store = (BASELINE_FORMAT, BASELINE, RAW_CODEC)
+RAW: Store = floor_series(RAW_CODEC).key
 FLOOR_LIMIT = 1.3  # every encoded `fast` store's read ÷ its codec's decode floor
 TARGETS = (
     Target(
@@ -113,7 +114,7 @@ def floor_targets(reference: pd.DataFrame, labels: Labels) -> list[Target]:
         Target(
             f"{labels.series(*store).label()} read ÷ {store[2]} decode floor",
             store,
-            (FLOOR_FORMAT, BASELINE, store[2]),
+            floor_series(store[2]).key,
             FLOOR_LIMIT,
             False,
         )
@@ -173,7 +174,7 @@ def _row(
 
 def _floor_row(cells: pd.DataFrame, codec: str) -> dict[str, object] | None:
     """The floor of `codec`'s stores among `cells`: the raw baseline, or the decode floor."""
-    return _row(cells, *(RAW if codec == RAW_CODEC else (FLOOR_FORMAT, BASELINE, codec)))
+    return _row(cells, *floor_series(codec).key)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

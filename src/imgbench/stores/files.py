@@ -46,6 +46,7 @@ PRESENTATION = Presentation(label="files", colour="tab:blue", rank=10)
 LABELS_FILE = "labels.csv"
 LABELS_HEADER = "label"
 META_FILE = "meta.json"  # {"codec": ..., "shape": [H, W, 3]}, written by `fast`
+TUTORIAL_CODEC = "png"  # what a store without META_FILE holds
 READ_BYTES = 1 << 16  # one read() fetches any 32x32 PNG; bigger files take more reads
 
 
@@ -180,8 +181,7 @@ class FastFilesReader(Reader):
     def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
         self._path, self._codec, self._workers = path, codec, workers
         meta = read_meta(path)
-        stored = meta["codec"] if meta else "png"
-        check_codec(path, stored, codec, "files")
+        check_codec(path, meta["codec"] if meta else TUTORIAL_CODEC, codec, "files")
         self._shape = tuple(meta["shape"]) if meta else None  # type: ignore[arg-type]
         self._labels = read_labels(path, with_csv=False)
         self._dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -259,7 +259,7 @@ class FastFilesStore(Store):
 
     def stored_codec(self, path: Path) -> str:
         meta = read_meta(path)
-        return str(meta["codec"]) if meta else "png"
+        return str(meta["codec"]) if meta else TUTORIAL_CODEC
 
     def open(self, path: Path, *, workers: int | None = None) -> FastFilesReader:
         return FastFilesReader(path, self.codec, workers)
