@@ -236,6 +236,25 @@ def test_a_damaged_member_is_named(png_store: Path, implementation: str, indices
         reader.read_many(np.array(indices))
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_one_image_from_a_damaged_or_truncated_shard_is_named(
+    png_store: Path, implementation: str
+) -> None:
+    """`reader[i]`, which `fast` serves with one pread, checks what `read_many` checks."""
+    rows = np.load(png_store / OFFSETS_FILE)
+    path = shards(png_store)[int(rows[12, 0])]
+    with open(path, "r+b") as file:
+        file.seek(int(rows[12, 1]))
+        file.write(b"not a PNG")
+    with store(implementation).open(png_store) as reader:
+        with pytest.raises(StoreError, match=rf"{path.name} member 00000012\.png: not a png"):
+            reader[12]
+        last = shards(png_store)[-1]
+        last.write_bytes(last.read_bytes()[:3000])
+        with pytest.raises(StoreError, match=rf"{last.name} is truncated .*rebuild the store"):
+            reader[-1]
+
+
 def test_the_shards_are_plain_posix_tar(png_store: Path) -> None:
     with tarfile.open(shards(png_store)[0]) as tar:
         member = tar.getmembers()[1]
