@@ -13,7 +13,7 @@ from imgbench import discards, measure
 from imgbench.cells import ReadCell, read_cells, read_factors
 from imgbench.codecs import Codec
 from imgbench.disk_usage import disk_usage_kib
-from imgbench.errors import VerificationError
+from imgbench.errors import StoreError, VerificationError
 from imgbench.parallel import expected_images
 from imgbench.stores import get_store, open_store
 
@@ -223,3 +223,51 @@ def test_memory_returned_to_the_host_is_the_counters_rise_or_nothing(tmp_path, m
     with host_memory.Watch() as watch:
         counter.write_text("3048\n")
     assert watch.kib == 2048
+
+
+def _set_aside_one(tmp_path: Path) -> Path:
+    discarded = tmp_path / "stores" / ".discarded"
+    repeat = tmp_path / "stores" / "repeat"
+    repeat.mkdir(parents=True)
+    (repeat / "image.png").write_bytes(b"x" * 1000)
+    discards.set_aside(repeat, discarded)
+    return discarded
+
+
+def test_room_is_made_only_when_the_next_cell_would_not_fit(tmp_path: Path, monkeypatch) -> None:
+    discarded = _set_aside_one(tmp_path)
+    waits: list[float] = []
+    monkeypatch.setattr(discards, "free_bytes", lambda folder: 10**9)
+    assert discards.make_room(tmp_path, discarded, 10**9, waits.append) is None
+    assert len(list(discarded.iterdir())) == 1 and waits == []
+    free = iter([10**6, 10**9])  # too little, then enough once the set-aside is deleted
+    monkeypatch.setattr(discards, "free_bytes", lambda folder: next(free))
+    deleted = discards.make_room(tmp_path, discarded, 10**9, waits.append)
+    assert deleted is not None and (deleted.folders, deleted.files) == (1, 1)
+    assert list(discarded.iterdir()) == [] and waits == [discards.SETTLE_SECONDS]
+
+
+def test_a_cell_that_cannot_fit_is_refused_before_writing(images, tmp_path, monkeypatch) -> None:
+    discarded = _set_aside_one(tmp_path)
+    monkeypatch.setattr(discards, "free_bytes", lambda folder: 5 * 10**8)
+    monkeypatch.setattr(discards, "SETTLE_SECONDS", 0.0)
+    out = tmp_path / "stores" / "raw"
+    with pytest.raises(
+        StoreError,
+        match=r"need up to .* GB and 0\.5 GB is free after deleting .*"
+        r"lower `repeats.max` or the largest cutoff, or point `stores.folder`",
+    ):
+        pixels, labels = images
+        big = np.repeat(pixels, 2000, axis=0)  # 80,000 images: 3.7 GB for 10 repeats
+        policy = measure.RepeatPolicy(3, 10, 0.05, 4.0)
+        measure.time_write_many(
+            get_store("raw", "baseline"), big, labels.repeat(2000), out, policy, discarded
+        )
+    assert sorted(p.name for p in out.parent.iterdir()) == [".discarded"]
+    assert list(discarded.iterdir()) == []
+
+
+def test_repeats_bytes_covers_the_largest_store_per_image() -> None:
+    """tar holds a 32x32 raw image in 4,608 bytes; larger images take at most 1.5x their pixels."""
+    assert discards.repeats_bytes(100 * 3072, 100, 3) == 3 * 100 * 4608
+    assert discards.repeats_bytes(10 * 196_608, 10, 2) == 2 * int(1.5 * 10 * 196_608)

@@ -181,6 +181,11 @@ def time_write_many(
     is the filesystem's state, not the format. Dirty pages are written back and memory for the
     write backed by the host (`host_memory`), untimed, before each repeat.
     """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    needed = discards.repeats_bytes(images.nbytes, len(images), policy.maximum)
+    deleted = discards.make_room(out.parent, discarded, needed)
+    if deleted is not None:
+        print(f"to make room for up to {needed / 1e9:.1f} GB of repeats, {deleted.line()}")
     scratch = scratch_folder(out, discarded)
     try:
         store.write_many(scratch / "warmup", images[:WARMUP_IMAGES], labels[:WARMUP_IMAGES])
