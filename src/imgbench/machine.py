@@ -19,6 +19,7 @@ LIBRARIES = (
     "imagecodecs",
     "plyvel",
     "webdataset",
+    "pyarrow",
 )
 
 

@@ -1,0 +1,176 @@
+"""The image table that the columnar formats (Arrow IPC, and next Parquet and Lance) hold: one
+row per image, in image order, so any Arrow-speaking tool reads a store as a plain table.
+
+Columns:
+- `idx` int64: the image's index, 0 to N-1 in row order;
+- `label` uint8;
+- `image`: the image's bytes in the store's codec (`imgbench.codecs`): `fixed_size_binary`
+  of H*W*C bytes for raw pixels written by `fast` (the whole column is then one buffer, so a bulk
+  read is one view of it), `binary` or `large_binary` otherwise.
+The schema's metadata holds `imgbench`: JSON `{"codec", "shape", "count"}`, checked on opening.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from imgbench.codecs import NAMES, Codec
+from imgbench.errors import StoreError
+from imgbench.parallel import decode_many, encode_many
+from imgbench.stores.base import check_codec
+
+METADATA_KEY = b"imgbench"
+COLUMNS = ("idx", "label", "image")
+
+
+@dataclass(frozen=True)
+class TableMeta:
+    count: int
+    shape: tuple[int, int, int]
+    codec: str
+
+
+def metadata(codec: Codec, images: np.ndarray) -> dict[bytes, bytes]:
+    entry = {"codec": codec.name, "shape": list(images.shape[1:]), "count": len(images)}
+    return {METADATA_KEY: json.dumps(entry).encode()}
+
+
+def table_of(
+    codec: Codec,
+    images: np.ndarray,
+    labels: np.ndarray,
+    workers: int | None,
+    *,
+    fixed_size_raw: bool,
+) -> pa.Table:
+    """The image table of `images` in `codec`, encoded on every core (`imgbench.parallel`); raw
+    pixels as one `fixed_size_binary` buffer shared with `images` (no copy) if `fixed_size_raw`."""
+    if len(labels) != len(images):
+        raise StoreError(f"{len(images)} images but {len(labels)} labels")
+    if codec.name == "raw" and fixed_size_raw:
+        pixels = np.ascontiguousarray(images, dtype=np.uint8)
+        width = math.prod(images.shape[1:])
+        column = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), len(images), [None, pa.py_buffer(pixels)]
+        )
+    else:
+        column = pa.array(encode_many(codec, images, workers), type=pa.large_binary())
+    return pa.table(
+        {
+            "idx": pa.array(np.arange(len(images), dtype=np.int64)),
+            "label": pa.array(np.asarray(labels, dtype=np.uint8)),
+            "image": column,
+        }
+    ).replace_schema_metadata(metadata(codec, images))
+
+
+def recorded(schema: pa.Schema, file: Path) -> TableMeta:
+    """What the schema's `imgbench` metadata says the table holds."""
+    entry = (schema.metadata or {}).get(METADATA_KEY)
+    try:
+        described = json.loads(entry) if entry is not None else None
+        meta = TableMeta(
+            int(described["count"]),
+            tuple(int(size) for size in described["shape"]),  # type: ignore[arg-type]
+            described["codec"],
+        )
+    except (ValueError, TypeError, KeyError) as error:
+        raise StoreError(
+            f"{file}: the schema's metadata has no readable `imgbench` entry ({error!r}), so "
+            "not an image table this benchmark wrote: rebuild the store"
+        ) from error
+    if meta.codec not in NAMES or len(meta.shape) != 3:
+        raise StoreError(f"{file}: the `imgbench` metadata is damaged ({described}); rebuild it")
+    return meta
+
+
+def checked_schema(schema: pa.Schema, file: Path, codec: Codec) -> TableMeta:
+    """What the schema says the table holds, after refusing one this benchmark did not write or
+    one holding another codec."""
+    missing = [name for name in COLUMNS if name not in schema.names]
+    if missing:
+        raise StoreError(
+            f"{file}: no column {', '.join(missing)}, so not an image table this benchmark "
+            f"wrote (columns: {', '.join(schema.names) or 'none'}): rebuild the store"
+        )
+    meta = recorded(schema, file)
+    stored, shape = meta.codec, meta.shape
+    check_codec(file, stored, codec)
+    image, label, idx = (schema.field(name).type for name in ("image", "label", "idx"))
+    fixed = pa.types.is_fixed_size_binary(image) and image.byte_width == math.prod(shape)
+    if not (pa.types.is_binary(image) or pa.types.is_large_binary(image) or fixed) or (
+        pa.types.is_fixed_size_binary(image) and codec.name != "raw"
+    ):
+        raise StoreError(f"{file}: column image is {image}, not the bytes of {stored} images")
+    if label != pa.uint8() or not pa.types.is_integer(idx):
+        raise StoreError(f"{file}: columns label ({label}) and idx ({idx}) are not ours")
+    return meta
+
+
+def check_rows(table: pa.Table, meta: TableMeta, file: Path) -> None:
+    """Refuse a table whose rows are not images 0..count-1 in order, each with a label."""
+    if table.num_rows != meta.count:
+        raise StoreError(
+            f"{file}: {table.num_rows} rows, but its metadata counts {meta.count} images: "
+            "the store is damaged; rebuild it"
+        )
+    if not np.array_equal(table.column("idx").to_numpy(), np.arange(meta.count)):
+        raise StoreError(f"{file}: rows are not images 0..{meta.count - 1} in order; rebuild it")
+    if table.column("image").null_count or table.column("label").null_count:
+        raise StoreError(f"{file}: null images or labels: the store is damaged; rebuild it")
+
+
+class ImageColumns:
+    """The `label` and `image` columns of a table read zero-copy: bulk reads index NumPy views
+    of the Arrow buffers (decoding on every core for encoded images)."""
+
+    def __init__(self, table: pa.Table, meta: TableMeta, file: Path, codec: Codec) -> None:
+        check_rows(table, meta, file)
+        self.file, self.meta, self.codec = file, meta, codec
+        self.labels = table.column("label").to_numpy()
+        image = single_chunk(table.column("image"))
+        buffers = image.buffers()
+        if pa.types.is_fixed_size_binary(image.type):
+            start = image.offset * image.type.byte_width
+            pixels = np.frombuffer(buffers[1], dtype=np.uint8)[start:]
+            self.pixels: np.ndarray | None = pixels[: meta.count * image.type.byte_width].reshape(
+                meta.count, *meta.shape
+            )
+        else:
+            self.pixels = None
+            kind = np.int64 if pa.types.is_large_binary(image.type) else np.int32
+            self.offsets = np.frombuffer(buffers[1], dtype=kind)[
+                image.offset : image.offset + meta.count + 1
+            ]
+            self.data = memoryview(buffers[2] if buffers[2] is not None else b"").cast("B")
+
+    def read(self, indices: np.ndarray, workers: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The images and labels at `indices` (checked ones)."""
+        labels = self.labels[indices]
+        if self.pixels is not None:
+            return self.pixels[indices], labels
+        starts, ends = self.offsets[indices].tolist(), self.offsets[indices + 1].tolist()
+        blobs = [self.data[start:end] for start, end in zip(starts, ends, strict=True)]
+        images = decode_many(
+            self.codec, blobs, self.meta.shape, workers, lambda row: self.name(indices[row])
+        )
+        return images, labels
+
+    def name(self, index: int) -> str:
+        return f"{self.file} row {index}"
+
+
+def single_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: itself if it is one chunk (no copy), else its chunks joined
+    (binary ones as large_binary, whose 64-bit offsets hold more than 2 GiB)."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    if pa.types.is_binary(column.type):
+        column = column.cast(pa.large_binary())
+    return column.combine_chunks()
