@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,8 @@ def checked_schema(schema: pa.Schema, file: Path, codec: Codec) -> TableMeta:
 
 
 def check_rows(table: pa.Table, meta: TableMeta, file: Path) -> None:
-    """Refuse a table whose rows are not images 0..count-1 in order, each with a label."""
+    """Refuse a table whose rows are not images 0..count-1 in order, each with a label (and an
+    image, if the table was read with its images)."""
     if table.num_rows != meta.count:
         raise StoreError(
             f"{file}: {table.num_rows} rows, but its metadata counts {meta.count} images: "
@@ -122,48 +124,87 @@ def check_rows(table: pa.Table, meta: TableMeta, file: Path) -> None:
         )
     if not np.array_equal(table.column("idx").to_numpy(), np.arange(meta.count)):
         raise StoreError(f"{file}: rows are not images 0..{meta.count - 1} in order; rebuild it")
-    if table.column("image").null_count or table.column("label").null_count:
+    if any(
+        table.column(name).null_count for name in ("image", "label") if name in table.schema.names
+    ):
         raise StoreError(f"{file}: null images or labels: the store is damaged; rebuild it")
 
 
+class ImageArray:
+    """Views of one Arrow array of images, no copy: `pixels`, (count, H, W, C), of a fixed-size
+    raw column, or each value's bytes as a memoryview slice at the array's offsets."""
+
+    def __init__(self, array: pa.Array, shape: tuple[int, int, int]) -> None:
+        buffers = array.buffers()
+        self.pixels: np.ndarray | None = None
+        if pa.types.is_fixed_size_binary(array.type):
+            width = array.type.byte_width
+            pixels = np.frombuffer(buffers[1], dtype=np.uint8)
+            start = array.offset * width
+            self.pixels = pixels[start : start + len(array) * width].reshape(len(array), *shape)
+        else:
+            kind = np.int64 if pa.types.is_large_binary(array.type) else np.int32
+            self.offsets = np.frombuffer(buffers[1], dtype=kind)[
+                array.offset : array.offset + len(array) + 1
+            ]
+            self.data = memoryview(buffers[2] if buffers[2] is not None else b"").cast("B")
+
+    def blobs(self, rows: np.ndarray) -> list[memoryview]:
+        starts, ends = self.offsets[rows].tolist(), self.offsets[rows + 1].tolist()
+        return [self.data[start:end] for start, end in zip(starts, ends, strict=True)]
+
+
+def gather(
+    parts: list[tuple[ImageArray, np.ndarray, np.ndarray]],
+    count: int,
+    meta: TableMeta,
+    codec: Codec,
+    workers: int | None,
+    name: Callable[[int], object],
+) -> np.ndarray:
+    """The `count` images that `parts` hold: each part is an array, the positions in the result
+    it fills and its rows that fill them. Raw pixels are copied straight into place; encoded
+    images are decoded on every core (`name(position)` names one in errors)."""
+    if all(array.pixels is not None for array, _, _ in parts):
+        if len(parts) == 1 and len(parts[0][1]) == count:  # one array: a single gather
+            return parts[0][0].pixels[parts[0][2]]  # type: ignore[index]
+        images = np.empty((count, *meta.shape), dtype=np.uint8)
+        for array, positions, rows in parts:
+            images[positions] = array.pixels[rows]  # type: ignore[index]
+        return images
+    blobs: list[memoryview | bytes] = [b""] * count
+    for array, positions, rows in parts:
+        if array.pixels is not None:  # raw pixels of another layout, as their bytes
+            found = [memoryview(image.reshape(-1)) for image in array.pixels[rows]]
+        else:
+            found = array.blobs(rows)
+        for position, blob in zip(positions.tolist(), found, strict=True):
+            blobs[position] = blob
+    return decode_many(codec, blobs, meta.shape, workers, name)
+
+
 class ImageColumns:
-    """The `label` and `image` columns of a table read zero-copy: bulk reads index NumPy views
-    of the Arrow buffers (decoding on every core for encoded images)."""
+    """The `label` and `image` columns of a whole table read zero-copy (Arrow IPC): bulk reads
+    index NumPy views of the Arrow buffers, decoding encoded images on every core."""
 
     def __init__(self, table: pa.Table, meta: TableMeta, file: Path, codec: Codec) -> None:
         check_rows(table, meta, file)
         self.file, self.meta, self.codec = file, meta, codec
         self.labels = table.column("label").to_numpy()
-        image = single_chunk(table.column("image"))
-        buffers = image.buffers()
-        if pa.types.is_fixed_size_binary(image.type):
-            start = image.offset * image.type.byte_width
-            pixels = np.frombuffer(buffers[1], dtype=np.uint8)[start:]
-            self.pixels: np.ndarray | None = pixels[: meta.count * image.type.byte_width].reshape(
-                meta.count, *meta.shape
-            )
-        else:
-            self.pixels = None
-            kind = np.int64 if pa.types.is_large_binary(image.type) else np.int32
-            self.offsets = np.frombuffer(buffers[1], dtype=kind)[
-                image.offset : image.offset + meta.count + 1
-            ]
-            self.data = memoryview(buffers[2] if buffers[2] is not None else b"").cast("B")
+        self.images = ImageArray(single_chunk(table.column("image")), meta.shape)
 
     def read(self, indices: np.ndarray, workers: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The images and labels at `indices` (checked ones)."""
-        labels = self.labels[indices]
-        if self.pixels is not None:
-            return self.pixels[indices], labels
-        starts, ends = self.offsets[indices].tolist(), self.offsets[indices + 1].tolist()
-        blobs = [self.data[start:end] for start, end in zip(starts, ends, strict=True)]
-        images = decode_many(
-            self.codec, blobs, self.meta.shape, workers, lambda row: self.name(indices[row])
+        parts = [(self.images, np.arange(len(indices)), indices)]
+        images = gather(
+            parts,
+            len(indices),
+            self.meta,
+            self.codec,
+            workers,
+            lambda position: f"{self.file} row {indices[position]}",
         )
-        return images, labels
-
-    def name(self, index: int) -> str:
-        return f"{self.file} row {index}"
+        return images, self.labels[indices]
 
 
 def single_chunk(column: pa.ChunkedArray) -> pa.Array:

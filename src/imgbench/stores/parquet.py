@@ -1,0 +1,237 @@
+"""Parquet: one file, `images.parquet`, holding the image table of `imgbench.stores._table`
+(`idx`, `label`, `image`; the codec and shape in the schema's metadata), written and read with
+pyarrow. `pyarrow.parquet.read_table("images.parquet")` alone reads it, as does any Parquet
+reader (DuckDB, Spark, pandas).
+
+`documented` writes with `pyarrow.parquet.write_table(table, path)` and its defaults (one row
+group of up to 1 Mi rows, 1 MiB pages, Snappy compression, dictionary encoding, statistics),
+from a table built of Python bytes objects; it reads as pyarrow's documentation shows, the whole
+table at once (`pq.read_table`, memory-mapped) when the store is opened, then `Table.take` of the
+asked rows and each value of `to_pylist()` decoded in the calling process.
+
+`fast` writes uncompressed, without dictionaries or statistics, in row groups of
+`ROW_GROUP_ROWS` images (raw pixels as a `FIXED_LEN_BYTE_ARRAY` column, encoded images made on
+every core), so reading one image decodes its row group only. It opens the file memory-mapped,
+reads the labels once, and reads the row groups a read needs (`ParquetFile.read_row_groups`,
+one call), keeping the last one for the next read; raw pixels are copied from the decoded
+groups straight into place, encoded images decoded on every core.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import abstractmethod
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from imgbench.cells import Presentation
+from imgbench.codecs import Codec
+from imgbench.errors import StoreError
+from imgbench.stores._table import (
+    ImageArray,
+    TableMeta,
+    check_rows,
+    checked_schema,
+    gather,
+    metadata,
+    recorded,
+    single_chunk,
+    table_of,
+)
+from imgbench.stores.base import Reader, Store, checked_indices, no_images
+
+PRESENTATION = Presentation(label="Parquet", colour="tab:olive", rank=80)
+
+MARKER = "images.parquet"
+CODECS = ("raw", "png", "qoi", "jpeg")
+ROW_GROUP_ROWS = 256  # see the module docstring
+
+
+def store_file(path: Path) -> Path:
+    file = path / MARKER
+    if not file.is_file():
+        raise StoreError(f"{file}: no such file; build the store before reading it")
+    return file
+
+
+def unreadable(file: Path, error: Exception) -> StoreError:
+    return StoreError(
+        f"{file}: not a readable Parquet file ({error}); the store is damaged or is not one "
+        "this benchmark built: rebuild it"
+    )
+
+
+def new_store_file(path: Path) -> Path:
+    """The file to create in `path`; refuses to overwrite an existing store."""
+    path.mkdir(parents=True, exist_ok=True)
+    file = path / MARKER
+    if file.exists():
+        raise StoreError(f"{file} already exists: write a store into an empty or missing folder")
+    return file
+
+
+class ParquetReader(Reader):
+    def __init__(self, file: Path, meta: TableMeta) -> None:
+        self._file, self._meta = file, meta
+
+    def __len__(self) -> int:
+        return self._meta.count
+
+    def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        indices = checked_indices(indices, self._meta.count)
+        if len(indices) == 0:
+            return no_images(self._meta.shape), np.empty(0, dtype=np.uint8)
+        try:
+            return self._read(indices)
+        except pa.ArrowException as error:
+            raise unreadable(self._file, error) from error
+
+    @abstractmethod
+    def _read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`read_many` of checked, non-empty indices."""
+
+
+class FastParquetReader(ParquetReader):
+    def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
+        file = store_file(path)
+        try:
+            self._parquet = pq.ParquetFile(str(file), memory_map=True)
+            super().__init__(file, checked_schema(self._parquet.schema_arrow, file, codec))
+            head = self._parquet.read(columns=["idx", "label"], use_threads=False)
+            check_rows(head, self._meta, file)
+            self._labels = head.column("label").to_numpy()
+        except pa.ArrowException as error:
+            raise unreadable(file, error) from error
+        groups = self._parquet.metadata.num_row_groups
+        sizes = [self._parquet.metadata.row_group(group).num_rows for group in range(groups)]
+        self._starts = np.cumsum([0, *sizes])
+        self._codec, self._workers = codec, workers
+        self._kept: tuple[int, ImageArray] | None = None  # the last group read, for the next read
+
+    def _read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        groups = np.searchsorted(self._starts, indices, side="right") - 1
+        order = np.argsort(groups, kind="stable")
+        needed, counts = np.unique(groups[order], return_counts=True)
+        positions = np.split(order, np.cumsum(counts)[:-1])
+        arrays = self._groups(needed.tolist())
+        parts = [
+            (array, where, indices[where] - self._starts[group])
+            for group, array, where in zip(needed.tolist(), arrays, positions, strict=True)
+        ]
+        images = gather(
+            parts,
+            len(indices),
+            self._meta,
+            self._codec,
+            self._workers,
+            lambda position: f"{self._file} row {indices[position]}",
+        )
+        return images, self._labels[indices]
+
+    def _groups(self, needed: list[int]) -> list[ImageArray]:
+        """The image column of each of the `needed` row groups, read in one call (the group
+        kept from the previous read is not read again if it is the only one needed)."""
+        if self._kept is not None and needed == [self._kept[0]]:
+            return [self._kept[1]]
+        column = self._parquet.read_row_groups(needed, columns=["image"], use_threads=False)
+        images = column.column("image")
+        if images.null_count:
+            raise StoreError(f"{self._file}: null images: the store is damaged; rebuild it")
+        sizes = [int(self._starts[group + 1] - self._starts[group]) for group in needed]
+        bounds = np.cumsum([0, *sizes]).tolist()
+        arrays = [
+            ImageArray(single_chunk(images.slice(start, stop - start)), self._meta.shape)
+            for start, stop in itertools.pairwise(bounds)
+        ]
+        self._kept = (needed[-1], arrays[-1])
+        return arrays
+
+    def close(self) -> None:
+        self._kept = None
+        self._parquet.close()
+
+
+class DocumentedParquetReader(ParquetReader):
+    def __init__(self, path: Path, codec: Codec) -> None:
+        file = store_file(path)
+        try:
+            self._table = pq.read_table(str(file), memory_map=True)
+        except pa.ArrowException as error:
+            raise unreadable(file, error) from error
+        super().__init__(file, checked_schema(self._table.schema, file, codec))
+        check_rows(self._table, self._meta, file)
+        self._codec = codec
+
+    def _read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = self._table.take(pa.array(indices))
+        images = np.empty((len(indices), *self._meta.shape), dtype=np.uint8)
+        for row, blob in enumerate(rows.column("image").to_pylist()):
+            self._codec.decode(blob, images[row], f"{self._file} row {indices[row]}")
+        return images, rows.column("label").to_numpy()
+
+    def close(self) -> None:
+        self._table = None  # type: ignore[assignment]
+
+
+class ParquetStore(Store):
+    """What both implementations share: the file, the codecs and the codec the schema records."""
+
+    format = "parquet"
+    marker = MARKER
+    codecs = CODECS
+
+    def stored_codec(self, path: Path) -> str:
+        file = store_file(path)
+        try:
+            return recorded(pq.read_schema(str(file)), file).codec
+        except pa.ArrowException as error:
+            raise unreadable(file, error) from error
+
+
+class DocumentedParquetStore(ParquetStore):
+    implementation = "documented"
+
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
+        table = pa.table(
+            {
+                "idx": np.arange(len(images), dtype=np.int64),
+                "label": np.asarray(labels, dtype=np.uint8),
+                "image": [self.codec.encode(image) for image in images],
+            }
+        )
+        table = table.replace_schema_metadata(metadata(self.codec, images))
+        pq.write_table(table, str(new_store_file(path)))
+
+    def open(self, path: Path, *, workers: int | None = None) -> DocumentedParquetReader:
+        return DocumentedParquetReader(path, self.codec)
+
+
+class FastParquetStore(ParquetStore):
+    implementation = "fast"
+
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
+        table = table_of(self.codec, images, labels, workers, fixed_size_raw=True)
+        file = new_store_file(path)
+        partial = file.with_name(f"{file.name}.partial")
+        pq.write_table(
+            table,
+            str(partial),
+            row_group_size=ROW_GROUP_ROWS,
+            compression="none",
+            use_dictionary=False,
+            write_statistics=False,
+        )
+        partial.replace(file)
+
+    def open(self, path: Path, *, workers: int | None = None) -> FastParquetReader:
+        return FastParquetReader(path, self.codec, workers)
+
+
+STORES: dict[str, Store] = {"documented": DocumentedParquetStore(), "fast": FastParquetStore()}
