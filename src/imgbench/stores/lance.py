@@ -1,0 +1,162 @@
+"""Lance (pylance): the store folder holds one Lance dataset, `images.lance`, of the image table
+of `imgbench.stores._table` (`idx`, `label`, `image`; the codec and shape in the schema's
+metadata), written in Lance file format `FILE_FORMAT`. `lance.dataset("images.lance")` alone
+reads it (`.take([3])`, `.to_table()`).
+
+One implementation, `fast`: Lance's documented access (`lance.write_dataset`, `to_table` for a
+run of rows, `take` for any other rows) is the one it uses, so a `documented` one would differ
+only in how the returned Arrow buffers become images. Raw pixels are a `fixed_size_binary`
+column, copied out of the returned buffers straight into place; encoded images are decoded on
+every core (`imgbench.parallel`). Lance's own thread pools are capped by the job's threads
+(`LANCE_CPU_THREADS`, `LANCE_IO_THREADS`, `imgbench.thread_pools`). `lance` is imported only
+where a store is written or read: it warns that it is not fork-safe in every process that forks
+after importing it, and finding a store's format (`imgbench.stores.store_of`) imports every
+format module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from imgbench.cells import Presentation
+from imgbench.codecs import Codec
+from imgbench.errors import StoreError
+from imgbench.stores._table import (
+    ImageArray,
+    check_rows,
+    checked_schema,
+    gather,
+    recorded,
+    single_chunk,
+    table_of,
+)
+from imgbench.stores.base import Reader, Store, checked_indices, no_images
+
+if TYPE_CHECKING:
+    import lance
+
+PRESENTATION = Presentation(label="Lance", colour="tab:cyan", rank=90)
+
+DATASET = "images.lance"
+FILE_FORMAT = "2.2"  # the newest stable Lance file format of pylance 14
+CODECS = ("raw", "png", "qoi", "jpeg")
+
+
+def open_dataset(path: Path) -> lance.LanceDataset:
+    """The store's dataset, after refusing a folder without one or one in another file format."""
+    import lance
+
+    uri = path / DATASET
+    try:
+        dataset = lance.dataset(str(uri))
+    except (ValueError, OSError) as error:
+        raise StoreError(
+            f"{uri}: no readable Lance dataset ({str(error).split(',')[0]}); build the store "
+            "before reading it, or rebuild it"
+        ) from error
+    if dataset.data_storage_version != FILE_FORMAT:
+        raise StoreError(
+            f"{uri} is in Lance file format {dataset.data_storage_version}; this benchmark "
+            f"writes and reads {FILE_FORMAT} (pylance {lance.__version__}), so its numbers would "
+            "not describe the same format: rebuild the store"
+        )
+    return dataset
+
+
+class LanceReader(Reader):
+    def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
+        self._uri = path / DATASET
+        self._dataset = open_dataset(path)
+        self._meta = checked_schema(self._dataset.schema, self._uri, codec)
+        try:
+            head = self._dataset.to_table(columns=["idx", "label"])
+        except (ValueError, OSError) as error:
+            raise self._unreadable(error) from error
+        check_rows(head, self._meta, self._uri)
+        self._labels = head.column("label").to_numpy()
+        self._codec, self._workers = codec, workers
+
+    def __len__(self) -> int:
+        return self._meta.count
+
+    def _unreadable(self, error: Exception) -> StoreError:
+        return StoreError(f"{self._uri}: Lance cannot read it ({error}); rebuild the store")
+
+    def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        indices = checked_indices(indices, self._meta.count)
+        if len(indices) == 0:
+            return no_images(self._meta.shape), np.empty(0, dtype=np.uint8)
+        first = int(indices[0])
+        try:
+            if np.array_equal(indices, np.arange(first, first + len(indices))):
+                rows = self._dataset.to_table(columns=["image"], offset=first, limit=len(indices))
+            else:
+                rows = self._dataset.take(indices, columns=["image"])
+        except (ValueError, OSError) as error:
+            raise self._unreadable(error) from error
+        if rows.num_rows != len(indices) or rows.column("image").null_count:
+            raise StoreError(f"{self._uri}: missing or null images; rebuild the store")
+        array = ImageArray(single_chunk(rows.column("image")), self._meta.shape)
+        positions = np.arange(len(indices))
+        images = gather(
+            [(array, positions, positions)],
+            len(indices),
+            self._meta,
+            self._codec,
+            self._workers,
+            lambda position: f"{self._uri} row {indices[position]}",
+        )
+        return images, self._labels[indices]
+
+    def close(self) -> None:
+        self._dataset = None  # type: ignore[assignment]
+
+
+class LanceStore(Store):
+    format = "lance"
+    implementation = "fast"
+    marker = DATASET
+    codecs = CODECS
+
+    def owns(self, path: Path) -> bool:
+        return (path / DATASET / "_versions").is_dir()
+
+    def stored_codec(self, path: Path) -> str:
+        return recorded(open_dataset(path).schema, path / DATASET).codec
+
+    def checksum(self, path: Path) -> str:
+        """Of what the dataset holds (file format, schema with our metadata, every row), as an
+        Arrow IPC stream: Lance names its files by UUIDs and records write times, so two
+        datasets of the same images never have the same bytes."""
+        dataset = open_dataset(path)
+        table = dataset.to_table().combine_chunks()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        digest = hashlib.sha256(dataset.data_storage_version.encode())
+        digest.update(sink.getvalue())
+        return digest.hexdigest()
+
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
+        table = table_of(self.codec, images, labels, workers, fixed_size_raw=True)
+        path.mkdir(parents=True, exist_ok=True)
+        if (path / DATASET).exists():
+            raise StoreError(
+                f"{path / DATASET} already exists: write a store into an empty or missing folder"
+            )
+        import lance
+
+        lance.write_dataset(table, str(path / DATASET), data_storage_version=FILE_FORMAT)
+
+    def open(self, path: Path, *, workers: int | None = None) -> LanceReader:
+        return LanceReader(path, self.codec, workers)
+
+
+STORES: dict[str, Store] = {"fast": LanceStore()}
