@@ -41,11 +41,12 @@ def test_verify_names_the_first_bad_image(images) -> None:
 
 
 def test_read_cells_vary_one_factor_at_a_time() -> None:
-    cells = read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
+    cells = read_cells(["warm", "cold"], ["sequential", "random", "batched"], [1, 2])
     assert cells == [
         ReadCell("warm", "sequential", 1),
         ReadCell("cold", "sequential", 1),
         ReadCell("warm", "random", 1),
+        ReadCell("warm", "batched", 1),
         ReadCell("warm", "sequential", 2),
     ]
     assert read_cells(["warm"], ["sequential"], [1]) == [ReadCell()]
@@ -101,13 +102,21 @@ def test_every_read_cell_is_timed_and_verified(method, images, tmp_path: Path) -
     pixels, labels = images
     store = get_store(method, "fast")
     store.write_many(tmp_path / "s", pixels, labels)
-    cells = read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
-    timings = measure.time_reads(store, tmp_path / "s", pixels, labels, TWICE, cells, seed=0)
+    cells = read_cells(["warm", "cold"], ["sequential", "random", "batched"], [1, 2])
+    timings = measure.time_reads(
+        store, tmp_path / "s", pixels, labels, TWICE, cells, seed=0, batch_size=16
+    )
     measured = [(t.cache, t.order, t.readers, t.repeat) for t in timings]
     assert measured == [
         (cell.cache, cell.order, cell.readers, repeat) for cell in cells for repeat in range(2)
     ]
     assert all(t.operation == "read_many" and t.images == 40 and t.seconds > 0 for t in timings)
+    # Batched reads (40 images in batches of 16, 16, 8) record each repeat's batch percentiles.
+    for timing in timings:
+        batched = timing.order == "batched"
+        assert (timing.batch_p50_seconds is not None) == batched
+        if batched:
+            assert 0 < timing.batch_p50_seconds <= timing.batch_p99_seconds < timing.seconds
     cold = [t.resident_fraction for t in timings if t.cache == "cold"]
     assert all(fraction is not None and 0 <= fraction <= 1 for fraction in cold)
     assert all(t.resident_fraction is None for t in timings if t.cache == "warm")

@@ -53,9 +53,9 @@ def test_every_table_and_figure_is_made(finished) -> None:
     assert len(writes) == len(STORES) * 2 * 2 * 2  # stores x cutoffs x phases x repeats
     assert set(writes.phase) == {"write", "sync"} and set(writes.n_images) == {10, 150}
     reads = timings[timings.operation == "read_many"]
-    # Read cells per store: four for `reads.variations_for` (fast and baseline by default), the
+    # Read cells per store: five for `reads.variations_for` (fast and baseline by default), the
     # reference cell alone for the tutorial's code.
-    read_cells = sum(1 if implementation == "tutorial" else 4 for _, implementation, _ in STORES)
+    read_cells = sum(1 if implementation == "tutorial" else 5 for _, implementation, _ in STORES)
     read_cells += len(FLOORS)  # a decode floor: the reference cell alone
     assert len(reads) == read_cells * 2 * 2  # x cutoffs x repeats
     floor = reads[reads.method == "floor"]
@@ -74,8 +74,12 @@ def test_every_table_and_figure_is_made(finished) -> None:
         ("warm", "sequential", 1),
         ("cold", "sequential", 1),
         ("warm", "random", 1),
+        ("warm", "batched", 1),
         ("warm", "sequential", 2),
     }
+    batched = reads.order == "batched"
+    assert reads[batched].batch_p99_seconds.gt(0).all()
+    assert reads[~batched].batch_p50_seconds.isna().all()
     cold = reads[reads.cache == "cold"]
     assert (
         cold.resident_fraction.between(0, 1).all()

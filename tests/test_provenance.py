@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imgbench import provenance, thread_pools
+from imgbench import provenance, stores, thread_pools
 from imgbench.checksums import file_digest
 
 
@@ -70,11 +70,13 @@ def test_record_has_every_field_and_its_run_id_follows_the_config(tmp_path: Path
             stores=[{"method": "raw", "sha256": "1" * 64}],
             measured_on=[{"host": "node-1", "filesystem": "xfs"}],
             thread_caps={"read_store": thread_pools.caps(2)},
+            format_facts=stores.facts(["lance", "files"]),
         )
 
     first = record(config)
     assert tuple(first) == provenance.FIELDS
     assert first["thread_caps"]["read_store"]["OPENBLAS_NUM_THREADS"] == 2
+    assert first["software"]["Lance file format written"] == "2.2"
     assert first["dataset"]["sha256"] == file_digest(archive)
     other = record({**config, "repeats": 5})
     assert other["run_id"] != first["run_id"] and other["config_sha256"] != first["config_sha256"]

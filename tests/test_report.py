@@ -26,7 +26,7 @@ def read_rows(
     cell |= {"n_images": 1000}
     cell |= {"operation": "read_many", "phase": "read", "cache": "warm", "order": "sequential"}
     cell |= {"readers": 1, "sample": 0, "images": 1000, "resident_fraction": None}
-    cell |= {"memory_returned_kib": 0}
+    cell |= {"memory_returned_kib": 0, "batch_p50_seconds": None, "batch_p99_seconds": None}
     cell |= {"host": "test", "filesystem": "ext4"} | factors
     return [
         cell | {"repeat": repeat, "seconds": seconds * (1 + deviation)}
@@ -59,6 +59,16 @@ def timings(**overrides: float) -> pd.DataFrame:
         cache="cold",
         resident_fraction=0.0,
         deviations=(0, 0, 0, 0, 0, 1),
+    )
+    # a batched cell: each repeat records its batches' median and 99th percentile
+    rows += read_rows(
+        "files",
+        "fast",
+        "png",
+        2.5,
+        order="batched",
+        batch_p50_seconds=0.006,
+        batch_p99_seconds=0.02,
     )
     return pd.DataFrame(rows)[list(TIMING_COLUMNS)]
 
@@ -189,7 +199,15 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
     assert "| one image at a time | 1 | 30 | 18% |" in text
     assert "| decode floors (decoding from memory) | 1 | 15 | 9% |" in text
     assert "| files+png fast | 150 | 91% |" in text and "| png decode floor | 15 | 9% |" in text
-    assert "During 1 of 78 timed regions the VM's host took memory back" in text
+    assert "During 1 of 84 timed regions the VM's host took memory back" in text
+    variations = text[text.index("## Read variations") :]
+    assert (
+        "| files+png fast | cold cache | 3 (3–6) | 6 | 1.50× (1.49–2.26) | 0.0% | — |" in variations
+    )
+    assert (
+        "| files+png fast | random order in batches | 2.5 (2.475–2.525) | 6 "
+        "| 1.25× (1.24–1.26) | — | 6 / 20 |" in variations
+    )
     assert "![throughput](../figures/throughput.png)" in text  # resolves beside results/tables/
     assert "![read_heatmap](../figures/read_heatmap.png)" in text
 

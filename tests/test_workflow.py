@@ -41,7 +41,10 @@ def test_ruff_is_clean() -> None:
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"methods": ["files", "tiff"]}, "unknown storage format(s) 'tiff'; known: files, hdf5"),
+        (
+            {"methods": ["files", "tiff"]},
+            "unknown storage format(s) 'tiff'; known: arrow, files, hdf5, lance",
+        ),
         ({"methods": ["png", "lmdb"]}, "unknown storage format(s) 'png'"),  # the files container
         ({"methods": ["raw"]}, "'raw' is measured by `baseline: true`"),
         ({"implementations": ["fast", "slow"]}, "names 'slow', which no format in `methods` has"),

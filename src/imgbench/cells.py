@@ -45,8 +45,22 @@ class Cache(StrEnum):
 
 
 class Order(StrEnum):
+    """How a read walks the store: all images in index order in one bulk read, a fixed-seed
+    permutation one image at a time (`reader[i]`, a data loader's `__getitem__`), or the same
+    permutation in batches of `reads.batch_size` indices per bulk read (a batch sampler's)."""
+
     SEQUENTIAL = "sequential"
     RANDOM = "random"
+    BATCHED = "batched"
+
+
+def order_words(order: str) -> str:
+    """How a report names a read order."""
+    return {
+        Order.SEQUENTIAL: "in order",
+        Order.RANDOM: "random order, one image per call",
+        Order.BATCHED: "random order in batches",
+    }.get(order, str(order))
 
 
 NOT_APPLICABLE = "n/a"  # a factor that does not apply to a row, e.g. the cache state of a write
@@ -238,6 +252,8 @@ TIMING_COLUMNS = (
     "seconds",
     "resident_fraction",
     "memory_returned_kib",  # memory the VM's host took back during the timed region, if it can
+    "batch_p50_seconds",  # batched reads: the median and 99th percentile of one batch's read
+    "batch_p99_seconds",
     "host",  # the machine that measured the row: on a cluster, jobs may run on several
     "filesystem",  # type of the filesystem the store was on (`stores.folder` moves it)
 )
@@ -255,6 +271,8 @@ SUMMARY_COLUMNS = (
     "seconds_p90",
     "images_per_second",  # images / median seconds
     "resident_fraction_max",
+    "batch_p50_seconds",  # batched reads: medians over the repeats of each repeat's percentile
+    "batch_p99_seconds",
 )
 DISK_KEYS = (*SERIES_KEYS, "n_images")
 DISK_COLUMNS = (*DISK_KEYS, "kib_allocated", "kib_apparent", "sha256")
@@ -266,6 +284,7 @@ NUMERIC_COLUMNS = frozenset(
     | {"samples", "seconds_median", "seconds_min", "seconds_max", "seconds_p90"}
     | {"seconds_ci_low", "seconds_ci_high", "ci_coverage", "ci_half_width"}
     | {"images_per_second", "resident_fraction_max", "kib_allocated", "kib_apparent"}
+    | {"batch_p50_seconds", "batch_p99_seconds"}
 )
 
 

@@ -70,21 +70,18 @@ def package_versions() -> dict[str, str]:
 
 def library_versions() -> dict[str, str]:
     """Package versions plus the C libraries under lmdb, h5py, plyvel and sqlite3, which set
-    their speed, and the Lance file format the Lance stores are written in."""
+    their speed."""
     import sqlite3
 
     import h5py
     import lmdb
     import plyvel
 
-    from imgbench.stores import lance as lance_store
-
     versions = package_versions()
     versions["lmdb C library"] = ".".join(map(str, lmdb.version()))
     versions["HDF5 C library"] = h5py.version.hdf5_version
     versions["LevelDB C library"] = plyvel.__leveldb_version__
     versions["SQLite C library"] = sqlite3.sqlite_version
-    versions["Lance file format written"] = lance_store.FILE_FORMAT
     return versions
 
 

@@ -13,7 +13,8 @@ to make it durable (one syncfs of the store's filesystem), so formats that sync 
 Reads are measured in cells: the reference cell (warm cache, sequential order, one reader) and
 variations that change one factor each — cold cache (every file evicted from the page cache, and
 the eviction checked), random order (a fixed-seed permutation read one image at a time, as a
-training data loader does) or several reader processes over disjoint slices.
+training data loader does, or in batches of indices, as its batch sampler asks for them) or
+several reader processes over disjoint slices.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Timing:
     sample: int = 0
     resident_fraction: float | None = None
     memory_returned_kib: int | None = None  # reported to the VM's host meanwhile (`host_memory`)
+    batch_p50_seconds: float | None = None  # batched reads: percentiles of one batch's read
+    batch_p99_seconds: float | None = None
 
     def row(self, **labels: object) -> dict[str, object]:
         return {**labels, **asdict(self)}
@@ -226,9 +229,10 @@ def time_reads(
     policy: RepeatPolicy,
     cells: Iterable[ReadCell],
     seed: int,
+    batch_size: int = 256,
 ) -> list[Timing]:
     """Time reading the whole store in every cell, as often as `policy` says, verifying every
-    read."""
+    read; a batched cell reads `batch_size` indices per call."""
     count = len(expected_labels)
     with store.open(store_dir) as reader:
         if len(reader) != count:
@@ -237,22 +241,33 @@ def time_reads(
     timings: list[Timing] = []
     warmed_up = False
     for cell in cells:
-        indices = permutation if cell.order == Order.RANDOM else np.arange(count)
+        indices = np.arange(count) if cell.order == Order.SEQUENTIAL else permutation
         expected = expected_images[indices], expected_labels[indices]
+        reading = _Reading(store, store_dir, indices, cell, batch_size)
         if cell.cache == Cache.WARM and not warmed_up:
-            _warm_up(store, store_dir, indices, cell, expected)
+            _warm_up(reading, expected)
             warmed_up = True
-        timings += _time_read_cell(store, store_dir, indices, cell, expected, policy)
+        timings += _time_read_cell(reading, expected, policy)
     return timings
 
 
-def _warm_up(
-    store: Store,
-    store_dir: Path,
-    indices: np.ndarray,
-    cell: ReadCell,
-    expected: tuple[np.ndarray, np.ndarray],
-) -> None:
+@dataclass(frozen=True)
+class _Reading:
+    """One read cell's work: which store, which indices in which order, how many per call."""
+
+    store: Store
+    store_dir: Path
+    indices: np.ndarray
+    cell: ReadCell
+    batch_size: int
+
+    def first(self, count: int) -> _Reading:
+        return _Reading(
+            self.store, self.store_dir, self.indices[:count], self.cell, self.batch_size
+        )
+
+
+def _warm_up(reading: _Reading, expected: tuple[np.ndarray, np.ndarray]) -> None:
     """Untimed work before the first warm cell. Every file of the store not wholly in the page
     cache is read into it (`pagecache.load`); the first images are read through the format (code
     paths), then ten times as many to estimate a whole read, which is done too if it costs at
@@ -262,14 +277,14 @@ def _warm_up(
     cell follows a full read of the store (even a cold one ends with it all cached), so no cell
     needs a warm-up of its own.
     """
-    pagecache.load(store_dir)
+    pagecache.load(reading.store_dir)
     few, more = (
-        _timed_read(store, store_dir, indices[:count], cell, _first(expected, count))[0]
+        _timed_read(reading.first(count), _first(expected, count)).seconds
         for count in (WARMUP_IMAGES, 10 * WARMUP_IMAGES)
     )
     per_image = max(more - few, 0.0) / (9 * WARMUP_IMAGES)
-    if per_image * len(indices) <= FULL_WARMUP_SECONDS:
-        _timed_read(store, store_dir, indices, cell, expected)
+    if per_image * len(reading.indices) <= FULL_WARMUP_SECONDS:
+        _timed_read(reading, expected)
 
 
 def _first(expected: tuple[np.ndarray, np.ndarray], count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -277,64 +292,74 @@ def _first(expected: tuple[np.ndarray, np.ndarray], count: int) -> tuple[np.ndar
 
 
 def _time_read_cell(
-    store: Store,
-    store_dir: Path,
-    indices: np.ndarray,
-    cell: ReadCell,
-    expected: tuple[np.ndarray, np.ndarray],
-    policy: RepeatPolicy,
+    reading: _Reading, expected: tuple[np.ndarray, np.ndarray], policy: RepeatPolicy
 ) -> list[Timing]:
     """One read cell's repeats, as many as `policy` says; a cold cell evicts before each."""
     timings: list[Timing] = []
+    cell = reading.cell
 
     def once(repeat: int) -> float:
-        resident = pagecache.cold(store_dir) if cell.cache == Cache.COLD else None
+        resident = pagecache.cold(reading.store_dir) if cell.cache == Cache.COLD else None
         # No `host_memory.back` here: measured, it did not help reads, and the buffer it frees
         # was sometimes handed to the host during the read (docs/measurement.md).
-        seconds, returned = _timed_read(store, store_dir, indices, cell, expected)
+        read = _timed_read(reading, expected)
+        batches = read.batch_seconds
         timings.append(
             Timing(
                 Operation.READ_MANY,
                 Phase.READ,
                 repeat,
-                len(indices),
-                seconds,
+                len(reading.indices),
+                read.seconds,
                 cache=cell.cache,
                 order=cell.order,
                 readers=cell.readers,
                 resident_fraction=resident,
-                memory_returned_kib=returned,
+                memory_returned_kib=read.memory_returned_kib,
+                batch_p50_seconds=None if batches is None else float(np.percentile(batches, 50)),
+                batch_p99_seconds=None if batches is None else float(np.percentile(batches, 99)),
             )
         )
-        return seconds
+        return read.seconds
 
     policy.repeat(once)
     return timings
 
 
-def _timed_read(
-    store: Store,
-    store_dir: Path,
-    indices: np.ndarray,
-    cell: ReadCell,
-    expected: tuple[np.ndarray, np.ndarray],
-) -> tuple[float, int | None]:
-    """Seconds to open the store, read `indices` as the cell says and close it, and the memory
+@dataclass(frozen=True)
+class _TimedRead:
+    seconds: float
+    memory_returned_kib: int | None  # reported to the VM's host meanwhile (`host_memory`)
+    batch_seconds: np.ndarray | None  # each batch's read, for a batched read in one process
+
+
+def _timed_read(reading: _Reading, expected: tuple[np.ndarray, np.ndarray]) -> _TimedRead:
+    """Seconds to open the store, read the indices as the cell says and close it, and the memory
     returned to the host meanwhile; then verify."""
-    if cell.readers > 1:
-        with _ReaderProcesses(store, store_dir, indices, cell) as processes:
+    if reading.cell.readers > 1:
+        with _ReaderProcesses(reading) as processes:
             with host_memory.Watch() as watch:
                 seconds, (images, labels) = timed(processes.run)
             verify(images, labels, *expected)
             del images, labels  # views of shared memory, which closes on exit
-        return seconds, watch.kib
+        return _TimedRead(seconds, watch.kib, None)
     with host_memory.Watch() as watch:
-        if cell.order == Order.RANDOM:
-            seconds, (images, labels) = timed(_read_one_at_a_time, store, store_dir, indices, None)
-        else:
-            seconds, (images, labels) = timed(store.read_many, store_dir, indices)
+        seconds, (images, labels, batches) = timed(_read, reading, reading.indices, None)
     verify(images, labels, *expected)
-    return seconds, watch.kib
+    return _TimedRead(seconds, watch.kib, batches)
+
+
+def _read(
+    reading: _Reading, indices: np.ndarray, workers: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Open the store, read `indices` in the cell's order and close it: images, labels and, for
+    batched reads, each batch's seconds."""
+    store, store_dir = reading.store, reading.store_dir
+    if reading.cell.order == Order.RANDOM:
+        return *_read_one_at_a_time(store, store_dir, indices, workers), None
+    if reading.cell.order == Order.BATCHED:
+        return _read_in_batches(store, store_dir, indices, reading.batch_size, workers)
+    return *store.read_many(store_dir, indices, workers=workers), None
 
 
 def _read_one_at_a_time(
@@ -354,6 +379,29 @@ def _read_one_at_a_time(
     return images, labels
 
 
+def _read_in_batches(
+    store: Store, store_dir: Path, indices: np.ndarray, batch_size: int, workers: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`reader.read_many` of each `batch_size` indices in turn, as a data loader's batch sampler
+    asks for them, timing each batch."""
+    starts = range(0, len(indices), batch_size)
+    batch_seconds = np.empty(len(starts))
+    with store.open(store_dir, workers=workers) as reader:
+        images: np.ndarray | None = None
+        labels = np.empty(len(indices), dtype=np.uint8)
+        for batch, start in enumerate(starts):
+            stop = start + batch_size
+            began = time.perf_counter()
+            batch_images, labels[start:stop] = reader.read_many(indices[start:stop])
+            batch_seconds[batch] = time.perf_counter() - began
+            if images is None:
+                images = np.empty((len(indices), *batch_images.shape[1:]), dtype=np.uint8)
+            images[start:stop] = batch_images
+    if images is None:
+        raise StoreError(f"no images requested from {store_dir}")
+    return images, labels, batch_seconds
+
+
 class _ReaderProcesses:
     """Reader processes, forked and waiting before the clock starts, over disjoint slices.
 
@@ -362,20 +410,18 @@ class _ReaderProcesses:
     a measurement covers opening, reading and closing, but not forking.
     """
 
-    def __init__(self, store: Store, store_dir: Path, indices: np.ndarray, cell: ReadCell) -> None:
-        with store.open(store_dir) as reader:
+    def __init__(self, reading: _Reading) -> None:
+        with reading.store.open(reading.store_dir) as reader:
             self.shape = reader[0][0].shape
-        self.count = len(indices)
+        self.count = len(reading.indices)
         self.pixels = self.count * math.prod(self.shape)
         self.memory = SharedMemory(create=True, size=self.pixels + self.count)
         context = multiprocessing.get_context("fork")
         self.go = context.Event()
-        workers = max(1, worker_count(None) // cell.readers)
+        workers = max(1, worker_count(None) // reading.cell.readers)
         self.processes = [
-            context.Process(
-                target=self._read_slice, args=(store, store_dir, indices, rows, cell.order, workers)
-            )
-            for rows in np.array_split(np.arange(self.count), cell.readers)
+            context.Process(target=self._read_slice, args=(reading, rows, workers))
+            for rows in np.array_split(np.arange(self.count), reading.cell.readers)
         ]
         for process in self.processes:
             process.start()
@@ -385,22 +431,11 @@ class _ReaderProcesses:
         images = np.ndarray((self.count, *self.shape), np.uint8, buffer[: self.pixels])
         return images, np.ndarray((self.count,), np.uint8, buffer[self.pixels :])
 
-    def _read_slice(
-        self,
-        store: Store,
-        store_dir: Path,
-        indices: np.ndarray,
-        rows: np.ndarray,
-        order: str,
-        workers: int,
-    ) -> None:
+    def _read_slice(self, reading: _Reading, rows: np.ndarray, workers: int) -> None:
         self.go.wait()
-        if order == Order.RANDOM:
-            part = _read_one_at_a_time(store, store_dir, indices[rows], workers)
-        else:
-            part = store.read_many(store_dir, indices[rows], workers=workers)
+        part_images, part_labels, _ = _read(reading, reading.indices[rows], workers)
         images, labels = self.arrays()
-        images[rows], labels[rows] = part
+        images[rows], labels[rows] = part_images, part_labels
 
     def run(self) -> tuple[np.ndarray, np.ndarray]:
         self.go.set()

@@ -102,9 +102,12 @@ def build(
     stores: Sequence[Mapping[str, object]],
     measured_on: Sequence[Mapping[str, str]],
     thread_caps: Mapping[str, Mapping[str, int]],
+    format_facts: Mapping[str, str],
 ) -> dict[str, object]:
-    """The provenance record; `result_tables` are the per-job tables the run's numbers come from."""
+    """The provenance record; `result_tables` are the per-job tables the run's numbers come from,
+    `format_facts` what the measured formats say about the files they write."""
     software = machine.library_versions() | {"python": machine.describe(results)["python"]}
+    software |= format_facts
     written = [path.stat().st_mtime for path in result_tables]
     record: dict[str, object] = {
         "code": dict(code),
@@ -145,6 +148,7 @@ def record_provenance(
     project: Path,
     config: dict[str, object],
     thread_caps: Mapping[str, Mapping[str, int]],
+    format_facts: Mapping[str, str],
     archive_path: Path,
     checksum: Path,
     timing_tables: Sequence[Path],
@@ -171,6 +175,7 @@ def record_provenance(
         stores=stores[keys].to_dict("records"),
         measured_on=measured_on.sort_values(["host", "filesystem"]).to_dict("records"),
         thread_caps=thread_caps,
+        format_facts=format_facts,
     )
     write(built, record)
     with atomic_path(effective_config) as partial:

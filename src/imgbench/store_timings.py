@@ -58,6 +58,7 @@ def read_store(
     orders: list[str],
     readers: list[int],
     seed: int,
+    batch_size: int,
     threads: int,
 ) -> None:
     """Read the store back in every read cell as often as `repeats` says, verifying every
@@ -67,7 +68,7 @@ def read_store(
     images = expected_images(store.codec, images)
     cells = read_cells(caches, orders, readers)
     policy = measure.RepeatPolicy.of(repeats)
-    timings = measure.time_reads(store, store_dir, images, labels, policy, cells, seed)
+    timings = measure.time_reads(store, store_dir, images, labels, policy, cells, seed, batch_size)
     _write_timings(table, timings, store, n_images, store_dir)
 
 

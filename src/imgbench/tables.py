@@ -51,6 +51,8 @@ def summarise(timings: pd.DataFrame) -> pd.DataFrame:
         seconds_max=("seconds", "max"),
         seconds_p90=("seconds", lambda seconds: seconds.quantile(0.9)),
         resident_fraction_max=("resident_fraction", "max"),
+        batch_p50_seconds=("batch_p50_seconds", "median"),
+        batch_p99_seconds=("batch_p99_seconds", "median"),
     ).reset_index()
     intervals = [median_interval(cell.to_numpy()) for _, cell in grouped["seconds"]]
     summary["seconds_ci_low"] = [interval.low for interval in intervals]

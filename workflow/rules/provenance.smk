@@ -23,6 +23,7 @@ checkpoint provenance:
         project=project_of_script,
         config=config,
         thread_caps=THREAD_CAPS,
+        format_facts=stores.facts(FORMATS),
         # Not used by the job, which describes its own machine: a change reruns it. New code in a
         # measuring job reruns that job, whose new table reruns this one.
         software=SOFTWARE,

@@ -55,6 +55,7 @@ rule read_store:
         orders=read_factor("order"),
         readers=read_factor("readers"),
         seed=READS["seed"],
+        batch_size=READS["batch_size"],
     script:
         "../scripts/read_store.py"
 

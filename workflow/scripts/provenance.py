@@ -10,6 +10,7 @@ with job_log(snakemake.log[0]):
         project=Path(snakemake.params.project),
         config=dict(snakemake.params.config),
         thread_caps=dict(snakemake.params.thread_caps),
+        format_facts=dict(snakemake.params.format_facts),
         archive_path=Path(snakemake.input.archive),
         checksum=Path(snakemake.input.checksum),
         timing_tables=[Path(path) for path in snakemake.input.timings],

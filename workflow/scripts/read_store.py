@@ -23,5 +23,6 @@ with job_log(snakemake.log[0]):
         orders=list(snakemake.params.orders),
         readers=list(snakemake.params.readers),
         seed=snakemake.params.seed,
+        batch_size=snakemake.params.batch_size,
         threads=snakemake.threads,
     )

@@ -164,6 +164,16 @@ FIGURES: tuple[FigureSpec, ...] = (
         "interval of each median." + VARIED_STORES,
     ),
     FigureSpec(
+        "order_sequential_batched",
+        "variations",
+        VARIATIONS,
+        "Images per second at the largest cutoff reading the same fixed-seed random permutation "
+        "in batches of ``reads.batch_size`` indices per bulk read, as a data loader's batch "
+        "sampler asks for them, against reading in order in bulk (warm cache, one reader); "
+        "labels give the ratio, error bars the 95% interval of each median. The report gives "
+        "each batch's median and 99th-percentile read time." + VARIED_STORES,
+    ),
+    FigureSpec(
         "readers_1_2",
         "variations",
         VARIATIONS,

@@ -34,6 +34,7 @@ from imgbench.cells import (
     all_reads,
     cell_key,
     floor_series,
+    order_words,
     presentations_from,
     reads,
     single_image,
@@ -403,11 +404,12 @@ def _variations_section(
     rows = []
     for cell in variations.to_dict("records"):
         base = _row(reference, *(cell[key] for key in SERIES_KEYS))
-        change = (
-            "cold cache"
-            if cell["cache"] == Cache.COLD
-            else ("random order" if cell["order"] == Order.RANDOM else f"{cell['readers']} readers")
-        )
+        if cell["cache"] == Cache.COLD:
+            change = "cold cache"
+        elif cell["order"] != Order.SEQUENTIAL:
+            change = order_words(cell["order"])
+        else:
+            change = f"{cell['readers']} readers"
         resident = cell["resident_fraction_max"]
         rows.append(
             [
@@ -417,6 +419,7 @@ def _variations_section(
                 str(cell["samples"]),
                 _ratio(samples.ratio(cell, base)) if base else "—",
                 "—" if pd.isna(resident) else f"{resident:.1%}",
+                _batch_latency(cell),
             ]
         )
     header = [
@@ -426,8 +429,17 @@ def _variations_section(
         "repeats",
         "÷ warm, in order, 1 reader",
         "resident after eviction (max)",
+        "one batch p50 / p99 ms",
     ]
     return [f"## Read variations at {n_images:,} images", "", *_table(header, rows)]
+
+
+def _batch_latency(cell: Mapping[str, object]) -> str:
+    """A batched cell's median and 99th-percentile batch read (medians over its repeats)."""
+    p50, p99 = cell.get("batch_p50_seconds"), cell.get("batch_p99_seconds")
+    if p50 is None or p99 is None or pd.isna(p50) or pd.isna(p99):
+        return "—"
+    return f"{float(p50) * 1e3:.3g} / {float(p99) * 1e3:.3g}"  # type: ignore[arg-type]
 
 
 def _codecs_section(codecs: Sequence[Mapping[str, object]]) -> list[str]:

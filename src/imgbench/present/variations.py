@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from imgbench.cells import REFERENCE_READ, all_reads, reads
+from imgbench.cells import REFERENCE_READ, Order, all_reads, order_words, reads
 from imgbench.present import parts
 from imgbench.present.data import FigureData, at_largest_n, value, with_rates
 from imgbench.present.style import FIGSIZE, bar_look, role_swatches
@@ -21,16 +21,19 @@ class Variation:
     factor: str
     title: str
     missing: str
+    varied: object | None = None  # the value shown; None: the smallest non-reference one
 
     def value(self, summary: pd.DataFrame) -> object | None:
-        """The varied value: the one non-reference value, or for readers the smallest count > 1
-        (normally 2)."""
+        """The varied value if measured: `varied`, or else the smallest non-reference value (for
+        readers the smallest count > 1, normally 2)."""
         reference = REFERENCE_READ.factors()
         varied = all_reads(summary)
         for factor, fixed in reference.items():
             if factor != self.factor:
                 varied = varied[varied[factor] == fixed]
         values = sorted(set(varied[self.factor]) - {reference[self.factor]})
+        if self.varied is not None:
+            return self.varied if self.varied in values else None
         return values[0] if values else None
 
 
@@ -39,6 +42,8 @@ def factor_words(factor: str, value: object) -> str:
         return f"{value} cache"
     if factor == "readers":
         return f"{value} reader{'s' if value != 1 else ''}"
+    if factor == "order":
+        return order_words(str(value))
     return str(value)
 
 
@@ -108,7 +113,10 @@ DRAWERS: dict[str, Callable[[FigureData], Figure]] = {
         Variation("cache", "Warm vs cold page cache", "No cold-cache reads")
     ),
     "order_sequential_random": _drawer(
-        Variation("order", "Sequential vs random read order", "No random-order reads")
+        Variation("order", "Sequential vs random read order", "No random-order reads", Order.RANDOM)
+    ),
+    "order_sequential_batched": _drawer(
+        Variation("order", "Sequential vs random batches", "No batched random reads", Order.BATCHED)
     ),
     "readers_1_2": _drawer(
         Variation("readers", "One reader vs several", "No reads with 2 or more readers")

@@ -3,7 +3,8 @@
 A format (a container) is a module `imgbench.stores.<name>` defining `STORES`, a dict from
 implementation name (e.g. "tutorial", "fast") to a `Store`, each listing the codecs it can hold,
 and optionally `PRESENTATION`, how the format is
-shown (`imgbench.cells.Presentation`: label, colour, line marker, rank).
+shown (`imgbench.cells.Presentation`: label, colour, line marker, rank), and `FACTS`, what the
+provenance record should say about the files it writes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "Store",
     "codecs",
     "configured_store",
+    "facts",
     "formats",
     "get_store",
     "implementations",
@@ -102,6 +104,14 @@ def presentation(name: str) -> Presentation:
         return Presentation()
     shown = getattr(_module(name), "PRESENTATION", Presentation())
     return replace(shown, codec=shown.codec or codecs(name)[0])
+
+
+def facts(names: list[str]) -> dict[str, str]:
+    """What the modules of formats `names` say about the files they write (`FACTS`, e.g. the
+    Lance file format), for the provenance record."""
+    return {
+        key: value for name in names for key, value in getattr(_module(name), "FACTS", {}).items()
+    }
 
 
 def presentations(names: list[str]) -> dict[str, dict[str, object]]:
