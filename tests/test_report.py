@@ -101,6 +101,29 @@ def test_targets_are_met_not_met_or_inconclusive_by_their_intervals() -> None:
     assert worst[1] == "not met"
 
 
+def test_batched_targets_compare_batched_reads_and_some_ratios_are_only_stated() -> None:
+    batched = {"order": "batched", "batch_p50_seconds": 0.01, "batch_p99_seconds": 0.02}
+    rows = [
+        row
+        for key, seconds in {
+            "raw/baseline/raw": 0.1,
+            "lance/fast/raw": 0.3,
+            "parquet/fast/raw": 0.6,
+            "parquet/documented/raw": 1.8,
+        }.items()
+        for row in read_rows(*key.split("/"), seconds, **batched)
+    ]
+    frame = pd.concat([timings(), pd.DataFrame(rows)[list(TIMING_COLUMNS)]], ignore_index=True)
+    found = verdicts(frame)
+    assert found["Lance+raw fast batched random read ÷ raw's"] == ("3.00× (2.97–3.03)", "not met")
+    assert found["Parquet+raw batched random read, documented ÷ fast"] == (
+        "3.00× (2.97–3.03)",
+        "—",
+    )
+    assert found["Lance+raw ÷ Parquet+raw fast, batched random read"][1] == "—"
+    assert found["Lance+raw fast read ÷ raw"] == ("not measured", "—")  # no in-order read
+
+
 def test_a_target_without_its_measurements_says_so() -> None:
     frame = timings()
     rows = verdicts(frame[frame.implementation != "tutorial"])
