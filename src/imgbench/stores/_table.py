@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +26,7 @@ import pyarrow as pa
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import check_codec
+from imgbench.stores.base import Reader, check_codec, checked_indices, no_images
 
 METADATA_KEY = b"imgbench"
 COLUMNS = ("idx", "label", "image")
@@ -215,3 +217,73 @@ def single_chunk(column: pa.ChunkedArray) -> pa.Array:
     if pa.types.is_binary(column.type):
         column = column.cast(pa.large_binary())
     return column.combine_chunks()
+
+
+class TableReader(Reader):
+    """What the readers of one-file tables share: the checked metadata, the length, the checks of
+    `read_many`'s indices and a library error on reading as a StoreError naming the file."""
+
+    what: ClassVar[str]  # the file's format, for errors
+
+    def __init__(self, file: Path, meta: TableMeta) -> None:
+        self._file, self._meta = file, meta
+
+    def __len__(self) -> int:
+        return self._meta.count
+
+    def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        indices = checked_indices(indices, self._meta.count)
+        if len(indices) == 0:
+            return no_images(self._meta.shape), np.empty(0, dtype=np.uint8)
+        try:
+            return self._read(indices)
+        except pa.ArrowException as error:
+            raise unreadable(self._file, self.what, error) from error
+
+    @abstractmethod
+    def _read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`read_many` of checked, non-empty indices."""
+
+
+def unreadable(file: Path, what: str, error: Exception) -> StoreError:
+    return StoreError(
+        f"{file}: not a readable {what} file ({error}); the store is damaged or is not one this "
+        "benchmark built: rebuild it"
+    )
+
+
+class DocumentedTableReader(TableReader):
+    """The way pyarrow's documentation reads a table: all of it when the store is opened, then
+    `Table.take` of the asked rows and each value of `to_pylist()` decoded in this process."""
+
+    def __init__(self, file: Path, codec: Codec, load: Callable[[str], pa.Table]) -> None:
+        try:
+            self._table = load(str(file))
+        except pa.ArrowException as error:
+            raise unreadable(file, self.what, error) from error
+        super().__init__(file, checked_schema(self._table.schema, file, codec))
+        check_rows(self._table, self._meta, file)
+        self._codec = codec
+
+    def _read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = self._table.take(pa.array(indices))
+        images = np.empty((len(indices), *self._meta.shape), dtype=np.uint8)
+        for row, blob in enumerate(rows.column("image").to_pylist()):
+            self._codec.decode(blob, images[row], f"{self._file} row {indices[row]}")
+        return images, rows.column("label").to_numpy()
+
+    def close(self) -> None:
+        self._table = None  # type: ignore[assignment]
+
+
+def documented_table(codec: Codec, images: np.ndarray, labels: np.ndarray) -> pa.Table:
+    """The image table as pyarrow's documentation builds one: from Python bytes objects, encoded
+    one image at a time in this process."""
+    table = pa.table(
+        {
+            "idx": np.arange(len(images), dtype=np.int64),
+            "label": np.asarray(labels, dtype=np.uint8),
+            "image": [codec.encode(image) for image in images],
+        }
+    )
+    return table.replace_schema_metadata(metadata(codec, images))

@@ -34,6 +34,23 @@ def no_images(shape: tuple[int, ...] = (0, 0, 3)) -> np.ndarray:
     return np.empty((0, *shape), dtype=np.uint8)
 
 
+def existing_file(path: Path, name: str) -> Path:
+    """The store's file `name`; a StoreError if there is none (a library might create one)."""
+    file = path / name
+    if not file.is_file():
+        raise StoreError(f"{file}: no such file; build the store before reading it")
+    return file
+
+
+def new_file(path: Path, name: str) -> Path:
+    """The file `name` to create in the store folder `path`; refuses to add to an existing one."""
+    path.mkdir(parents=True, exist_ok=True)
+    file = path / name
+    if file.exists():
+        raise StoreError(f"{file} already exists: write a store into an empty or missing folder")
+    return file
+
+
 def check_codec(store: object, stored: object, codec: Codec, what: str = "images") -> None:
     """Refuse to read a store holding `stored` images as `codec` ones: a StoreError naming the
     store and what it holds."""

@@ -35,7 +35,7 @@ from imgbench.stores._table import (
     single_chunk,
     table_of,
 )
-from imgbench.stores.base import Reader, Store, checked_indices, no_images
+from imgbench.stores.base import Reader, Store, checked_indices, new_file, no_images
 
 if TYPE_CHECKING:
     import lance
@@ -147,14 +147,10 @@ class LanceStore(Store):
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
         table = table_of(self.codec, images, labels, workers, fixed_size_raw=True)
-        path.mkdir(parents=True, exist_ok=True)
-        if (path / DATASET).exists():
-            raise StoreError(
-                f"{path / DATASET} already exists: write a store into an empty or missing folder"
-            )
+        uri = new_file(path, DATASET)
         import lance
 
-        lance.write_dataset(table, str(path / DATASET), data_storage_version=FILE_FORMAT)
+        lance.write_dataset(table, str(uri), data_storage_version=FILE_FORMAT)
 
     def open(self, path: Path, *, workers: int | None = None) -> LanceReader:
         return LanceReader(path, self.codec, workers)

@@ -20,7 +20,6 @@ groups straight into place, encoded images decoded on every core.
 from __future__ import annotations
 
 import itertools
-from abc import abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -31,72 +30,33 @@ from imgbench.cells import Presentation
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 from imgbench.stores._table import (
+    DocumentedTableReader,
     ImageArray,
-    TableMeta,
+    TableReader,
     check_rows,
     checked_schema,
+    documented_table,
     gather,
-    metadata,
     recorded,
     single_chunk,
     table_of,
+    unreadable,
 )
-from imgbench.stores.base import Reader, Store, checked_indices, no_images
+from imgbench.stores.base import Store, existing_file, new_file
 
 PRESENTATION = Presentation(label="Parquet", colour="tab:olive", rank=80)
 
 MARKER = "images.parquet"
 CODECS = ("raw", "png", "qoi", "jpeg")
 ROW_GROUP_ROWS = 256  # see the module docstring
+WHAT = "Parquet"
 
 
-def store_file(path: Path) -> Path:
-    file = path / MARKER
-    if not file.is_file():
-        raise StoreError(f"{file}: no such file; build the store before reading it")
-    return file
+class FastParquetReader(TableReader):
+    what = WHAT
 
-
-def unreadable(file: Path, error: Exception) -> StoreError:
-    return StoreError(
-        f"{file}: not a readable Parquet file ({error}); the store is damaged or is not one "
-        "this benchmark built: rebuild it"
-    )
-
-
-def new_store_file(path: Path) -> Path:
-    """The file to create in `path`; refuses to overwrite an existing store."""
-    path.mkdir(parents=True, exist_ok=True)
-    file = path / MARKER
-    if file.exists():
-        raise StoreError(f"{file} already exists: write a store into an empty or missing folder")
-    return file
-
-
-class ParquetReader(Reader):
-    def __init__(self, file: Path, meta: TableMeta) -> None:
-        self._file, self._meta = file, meta
-
-    def __len__(self) -> int:
-        return self._meta.count
-
-    def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        indices = checked_indices(indices, self._meta.count)
-        if len(indices) == 0:
-            return no_images(self._meta.shape), np.empty(0, dtype=np.uint8)
-        try:
-            return self._read(indices)
-        except pa.ArrowException as error:
-            raise unreadable(self._file, error) from error
-
-    @abstractmethod
-    def _read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`read_many` of checked, non-empty indices."""
-
-
-class FastParquetReader(ParquetReader):
     def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
-        file = store_file(path)
+        file = existing_file(path, MARKER)
         try:
             self._parquet = pq.ParquetFile(str(file), memory_map=True)
             super().__init__(file, checked_schema(self._parquet.schema_arrow, file, codec))
@@ -104,7 +64,7 @@ class FastParquetReader(ParquetReader):
             check_rows(head, self._meta, file)
             self._labels = head.column("label").to_numpy()
         except pa.ArrowException as error:
-            raise unreadable(file, error) from error
+            raise unreadable(file, WHAT, error) from error
         groups = self._parquet.metadata.num_row_groups
         sizes = [self._parquet.metadata.row_group(group).num_rows for group in range(groups)]
         self._starts = np.cumsum([0, *sizes])
@@ -154,26 +114,8 @@ class FastParquetReader(ParquetReader):
         self._parquet.close()
 
 
-class DocumentedParquetReader(ParquetReader):
-    def __init__(self, path: Path, codec: Codec) -> None:
-        file = store_file(path)
-        try:
-            self._table = pq.read_table(str(file), memory_map=True)
-        except pa.ArrowException as error:
-            raise unreadable(file, error) from error
-        super().__init__(file, checked_schema(self._table.schema, file, codec))
-        check_rows(self._table, self._meta, file)
-        self._codec = codec
-
-    def _read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._table.take(pa.array(indices))
-        images = np.empty((len(indices), *self._meta.shape), dtype=np.uint8)
-        for row, blob in enumerate(rows.column("image").to_pylist()):
-            self._codec.decode(blob, images[row], f"{self._file} row {indices[row]}")
-        return images, rows.column("label").to_numpy()
-
-    def close(self) -> None:
-        self._table = None  # type: ignore[assignment]
+class DocumentedParquetReader(DocumentedTableReader):
+    what = WHAT
 
 
 class ParquetStore(Store):
@@ -184,11 +126,11 @@ class ParquetStore(Store):
     codecs = CODECS
 
     def stored_codec(self, path: Path) -> str:
-        file = store_file(path)
+        file = existing_file(path, MARKER)
         try:
             return recorded(pq.read_schema(str(file)), file).codec
         except pa.ArrowException as error:
-            raise unreadable(file, error) from error
+            raise unreadable(file, WHAT, error) from error
 
 
 class DocumentedParquetStore(ParquetStore):
@@ -197,18 +139,15 @@ class DocumentedParquetStore(ParquetStore):
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
-        table = pa.table(
-            {
-                "idx": np.arange(len(images), dtype=np.int64),
-                "label": np.asarray(labels, dtype=np.uint8),
-                "image": [self.codec.encode(image) for image in images],
-            }
-        )
-        table = table.replace_schema_metadata(metadata(self.codec, images))
-        pq.write_table(table, str(new_store_file(path)))
+        table = documented_table(self.codec, images, labels)
+        pq.write_table(table, str(new_file(path, MARKER)))
 
     def open(self, path: Path, *, workers: int | None = None) -> DocumentedParquetReader:
-        return DocumentedParquetReader(path, self.codec)
+        return DocumentedParquetReader(
+            existing_file(path, MARKER),
+            self.codec,
+            lambda file: pq.read_table(file, memory_map=True),
+        )
 
 
 class FastParquetStore(ParquetStore):
@@ -218,7 +157,7 @@ class FastParquetStore(ParquetStore):
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
         table = table_of(self.codec, images, labels, workers, fixed_size_raw=True)
-        file = new_store_file(path)
+        file = new_file(path, MARKER)
         partial = file.with_name(f"{file.name}.partial")
         pq.write_table(
             table,

@@ -70,7 +70,15 @@ from imgbench.cells import Presentation
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
+from imgbench.stores.base import (
+    Reader,
+    Store,
+    check_codec,
+    checked_indices,
+    existing_file,
+    new_file,
+    no_images,
+)
 
 PRESENTATION = Presentation(label="SQLite", colour="tab:purple", rank=50)
 
@@ -131,17 +139,9 @@ def read_meta(connection: sqlite3.Connection, file: Path) -> Meta:
     return Meta(count, (height, width, channels), codec)
 
 
-def store_file(path: Path) -> Path:
-    """The store's database file; a StoreError if there is none (SQLite would create one)."""
-    file = path / MARKER
-    if not file.is_file():
-        raise StoreError(f"{file}: no such file; build the store before reading it")
-    return file
-
-
 def connect_read_only(path: Path) -> tuple[sqlite3.Connection, Path]:
     """A read-only connection to the store at `path` that takes no locks (`immutable=1`)."""
-    file = store_file(path)
+    file = existing_file(path, MARKER)
     return sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro&immutable=1", uri=True), file
 
 
@@ -187,15 +187,6 @@ def first_absent(connection: sqlite3.Connection, indices: np.ndarray) -> int:
 def create_tables(connection: sqlite3.Connection) -> None:
     connection.execute(CREATE_IMAGES)
     connection.execute(CREATE_META)
-
-
-def new_store_file(path: Path) -> Path:
-    """The database file to create in `path`; refuses to add to an existing one."""
-    path.mkdir(parents=True, exist_ok=True)
-    file = path / MARKER
-    if file.exists():
-        raise StoreError(f"{file} already exists: write a store into an empty or missing folder")
-    return file
 
 
 class FastSqliteReader(Reader):
@@ -272,7 +263,7 @@ class FastSqliteStore(SqliteStore):
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
         blobs = encode_many(self.codec, images, workers)
-        file = new_store_file(path)
+        file = new_file(path, MARKER)
         # Autocommit mode (isolation_level=None): the pragmas run outside any transaction, as
         # page_size must, and BEGIN/COMMIT below delimit the one write transaction.
         connection = sqlite3.connect(file, isolation_level=None)
@@ -295,7 +286,7 @@ class FastSqliteStore(SqliteStore):
 
 class DocumentedSqliteReader(Reader):
     def __init__(self, path: Path, codec: Codec) -> None:
-        self._file = store_file(path)
+        self._file = existing_file(path, MARKER)
         self._connection = sqlite3.connect(self._file)
         self._meta = checked_meta(self._connection, self._file, codec)
         self._codec = codec
@@ -331,7 +322,7 @@ class DocumentedSqliteStore(SqliteStore):
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
-        connection = sqlite3.connect(new_store_file(path))
+        connection = sqlite3.connect(new_file(path, MARKER))
         try:
             with connection:
                 create_tables(connection)
