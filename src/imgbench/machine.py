@@ -21,6 +21,8 @@ LIBRARIES = (
     "webdataset",
     "pyarrow",
     "pylance",
+    "zarr",
+    "tensorstore",
 )
 
 

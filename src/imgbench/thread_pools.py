@@ -2,7 +2,7 @@
 and no library spins up threads of its own beside the measured code.
 
 Libraries read their cap in one of two ways: from an environment variable when they load or
-first start a pool (OpenMP, OpenBLAS, MKL, Blosc, numexpr, Arrow, Lance; forked reader processes
+first start a pool (OpenMP, OpenBLAS, MKL, Blosc, numexpr, Arrow, Lance, zarr-python; forked reader processes
 inherit it), or through threadpoolctl for pools that are already loaded (numpy's OpenBLAS is loaded
 before any job code runs). Both are set; `caps` is what the provenance record keeps.
 """
@@ -24,6 +24,7 @@ ENVIRONMENT = (
     "ARROW_IO_THREADS",  # Arrow's I/O pool; its CPU pool follows OMP_NUM_THREADS
     "LANCE_CPU_THREADS",
     "LANCE_IO_THREADS",
+    "ZARR_THREADING__MAX_WORKERS",  # zarr-python's codec threads (TensorStore: a context, per job)
 )
 
 
