@@ -2,9 +2,10 @@
 and no library spins up threads of its own beside the measured code.
 
 Libraries read their cap in one of two ways: from an environment variable when they load or
-first start a pool (OpenMP, OpenBLAS, MKL, Blosc, numexpr, Arrow, Lance, zarr-python; forked reader processes
-inherit it), or through threadpoolctl for pools that are already loaded (numpy's OpenBLAS is loaded
-before any job code runs). Both are set; `caps` is what the provenance record keeps.
+first start a pool (OpenMP, OpenBLAS, MKL, Blosc, numexpr, Arrow, Lance, zarr-python; forked
+reader processes inherit it), or through threadpoolctl for pools that are already loaded (numpy's
+OpenBLAS is loaded before any job code runs). Both are set; `caps` is what the provenance record
+keeps. TensorStore takes its limits from a context the Zarr store builds from the job's workers.
 """
 
 from __future__ import annotations
