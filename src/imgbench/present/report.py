@@ -113,6 +113,14 @@ TARGETS = (
         Order.BATCHED,
     ),
     Target(
+        "Zarr+raw fast batched random read ÷ raw's",
+        ("zarr", "fast", RAW_CODEC),
+        RAW,
+        2,
+        False,
+        Order.BATCHED,
+    ),
+    Target(
         "Parquet+raw batched random read, documented ÷ fast",
         ("parquet", "documented", RAW_CODEC),
         ("parquet", "fast", RAW_CODEC),
