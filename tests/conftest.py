@@ -43,7 +43,12 @@ TINY_CONFIG = {
     "store_options": {},
     "repeats": exactly(2),
     "single_operations": 5,
-    "reads": {"cache": ["warm", "cold"], "order": ["sequential", "random"], "readers": [1, 2]},
+    "reads": {
+        "cache": ["warm", "cold"],
+        "order": ["sequential", "random", "batched"],
+        "readers": [1, 2],
+        "batch_size": 64,  # 150 images: batches of 64, 64 and 22
+    },
 }
 
 
