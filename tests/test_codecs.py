@@ -13,7 +13,7 @@ from imgbench.codecs import NAMES, Codec, psnr
 from imgbench.errors import StoreError
 from imgbench.synthetic import synthetic_images
 
-LOSSLESS = ("raw", "png", "qoi")
+LOSSLESS = ("raw", "png", "qoi", "zstd")
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,9 @@ def many() -> np.ndarray:
 
 
 def test_the_codecs_are_named_once() -> None:
-    assert NAMES == ("raw", "png", "qoi", "jpeg")
-    assert [Codec(name).lossless for name in NAMES] == [True, True, True, False]
-    assert [Codec(name).extension for name in NAMES] == ["rgb", "png", "qoi", "jpg"]
+    assert NAMES == ("raw", "png", "qoi", "jpeg", "zstd")
+    assert [Codec(name).lossless for name in NAMES] == [True, True, True, False, True]
+    assert [Codec(name).extension for name in NAMES] == ["rgb", "png", "qoi", "jpg", "rgb.zst"]
 
 
 @pytest.mark.parametrize("name", LOSSLESS)

@@ -291,3 +291,23 @@ def test_lmdb_fast_names_a_raw_value_of_the_wrong_length(images, tmp_path: Path)
         txn.put(b"00000007", b"\x01" + bytes(100))
     with pytest.raises(StoreError, match=r"image 7 holds 101 bytes.*rebuild it"):
         get_store("lmdb", "fast").read_many(tmp_path / "store", np.arange(10))
+
+
+def test_hdf5_zstd_is_a_compressed_dataset_h5py_reads_through_its_filter(
+    images, tmp_path: Path
+) -> None:
+    """h5py with hdf5plugin's filters, no imgbench code, reads the chunks `fast` wrote itself."""
+    import hdf5plugin  # noqa: F401  (registers the Zstandard filter with HDF5)
+
+    pixels, labels = images
+    get_store("hdf5", "fast", Codec("zstd")).write_many(tmp_path / "store", pixels, labels)
+    with h5py.File(tmp_path / "store" / hdf5_store.FILE_NAME, "r") as file:
+        assert file["images"].chunks == (1, 32, 32, 3)
+        assert hdf5_store.images_codec(file["images"]) == "zstd"
+        np.testing.assert_array_equal(file["images"][()], pixels)
+        np.testing.assert_array_equal(file["labels"][()], labels)
+        stored = file["images"].id.get_storage_size()
+    assert stored < pixels.nbytes
+    assert store_of(tmp_path / "store").codec.name == "zstd"
+    with pytest.raises(StoreError, match="holds zstd images, not raw: open it as zstd"):
+        get_store("hdf5", "fast").open(tmp_path / "store")

@@ -223,7 +223,7 @@ def format_rank(name: str, presentation: Presentation) -> tuple[int, str]:
 
 
 IMPLEMENTATION_RANKS = {"tutorial": 0, "fast": 1, BASELINE: 3}  # any other implementation: 2
-CODEC_RANKS = {RAW_CODEC: 0, "png": 1, "qoi": 2, "jpeg": 3}
+CODEC_RANKS = {RAW_CODEC: 0, "png": 1, "qoi": 2, "jpeg": 3, "zstd": 4}
 
 
 def codec_rank(codec: str) -> tuple[int, str]:

@@ -23,6 +23,7 @@ LIBRARIES = (
     "pylance",
     "zarr",
     "tensorstore",
+    "hdf5plugin",
 )
 
 

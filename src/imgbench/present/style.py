@@ -38,7 +38,7 @@ SPARE_LOOKS: tuple[LineLook, ...] = (
     ((0, (1, 2)), "P"),
     ((0, (8, 3)), "X"),
 )
-CODEC_MARKERS = {"raw": "o", "png": "s", "qoi": "^", "jpeg": "v"}
+CODEC_MARKERS = {"raw": "o", "png": "s", "qoi": "^", "jpeg": "v", "zstd": "D"}
 
 
 def format_colours(
