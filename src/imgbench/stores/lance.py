@@ -12,6 +12,15 @@ every core (`imgbench.parallel`). Lance's own thread pools are capped by the job
 where a store is written or read: it warns that it is not fork-safe in every process that forks
 after importing it, and finding a store's format (`imgbench.stores.store_of`) imports every
 format module.
+
+Measured as `imgbench.stores._table` describes (idle 2-core VM, 2026-11-26, 100,000 raw images):
+
+                               write ms  MiB    bulk ms  batch of 256 ms  one image us
+    fast                       1,297     293.2  937      4.8              646
+    raw baseline (for scale)   84        293.1  64       0.8              58
+
+Lance's `take` costs about 0.6 ms a call however few rows it takes (1.07 ms for one row at
+10,000 images with both cores busy), so it suits batches, not one image per call.
 """
 
 from __future__ import annotations
