@@ -116,7 +116,9 @@ class Store(ABC):
     implementation: ClassVar[str]
     marker: ClassVar[str]  # a file this format puts in its folder: how `open_store` finds it
     codecs: ClassVar[tuple[str, ...]] = ("raw",)
-    # Whether several processes may open a store at once (LevelDB locks its database).
+    # Whether forked reader processes can read a store at once: several processes may open it
+    # (LevelDB locks its database), and its library still works in a child forked after the
+    # parent used it (Lance and TensorStore do not: a forked reader aborted with SIGABRT).
     concurrent_readers: ClassVar[bool] = True
     # Name patterns of files holding run-time state, not data (e.g. LMDB's lock file): left out
     # of checksums.

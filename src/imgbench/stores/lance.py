@@ -132,6 +132,7 @@ class LanceStore(Store):
     implementation = "fast"
     marker = DATASET
     codecs = CODECS
+    concurrent_readers = False  # Lance is not fork-safe (it says so); reader processes fork
 
     def owns(self, path: Path) -> bool:
         return (path / DATASET / "_versions").is_dir()

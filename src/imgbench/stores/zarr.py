@@ -232,6 +232,7 @@ class DocumentedZarrStore(ZarrStore):
 
 class FastZarrStore(ZarrStore):
     implementation = "fast"
+    concurrent_readers = False  # TensorStore aborts in a reader forked after the parent used it
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
