@@ -465,16 +465,17 @@ def test_row_order_does_not_change_output(
 def test_unknown_method_uses_its_name_and_known_colours_stay_fixed(tmp_path: Path) -> None:
     series = {
         ("lmdb", "fast", "raw"): PER_IMAGE["lmdb", "fast", "raw"],
-        ("zarr", "fast", "raw"): (2e-5, 1e-5, 3.1),
-        ("zarr", "tutorial", "raw"): (4e-5, 2e-5, 3.1),
+        ("cassandra", "fast", "raw"): (2e-5, 1e-5, 3.1),
+        ("cassandra", "tutorial", "raw"): (4e-5, 2e-5, 3.1),
     }
     for name in ("read_write_linear", "disk_usage_stacked"):
         plot_figure(name, make_summary(series), make_disk(series), tmp_path)
     text = svg_text(tmp_path, "read_write_linear")
-    assert "zarr+raw fast" in text and "zarr+raw tutorial" in text and "LMDB+raw fast" in text
+    assert "cassandra+raw fast" in text and "cassandra+raw tutorial" in text
+    assert "LMDB+raw fast" in text
     assert "#ff7f0e" in text  # LMDB keeps tab:orange even without files present
     assert "#1f77b4" not in text  # files' blue is not handed to the unknown method
-    assert "zarr" in svg_text(tmp_path, "disk_usage_stacked")
+    assert "cassandra" in svg_text(tmp_path, "disk_usage_stacked")
 
 
 def test_a_formats_presentation_sets_its_label_colour_marker_and_place(tmp_path: Path) -> None:

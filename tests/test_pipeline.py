@@ -311,7 +311,7 @@ RECORDED = {"provenance": 1, "aggregate": 1, "figure": len(NAMES), "benchmark_re
         # The codecs: every store holds one, and the decode floors decode them.
         ("src/imgbench/codecs.py", "", "\n# an edit\n", {**MEASURED, **DECODE_FLOORS, **RECORDED}),
         # One family of figures: its figures only; the run id stays.
-        ("src/imgbench/present/variations.py", "", "\n# an edit\n", {"figure": 3, "all": 1}),
+        ("src/imgbench/present/variations.py", "", "\n# an edit\n", {"figure": 4, "all": 1}),
         # One caption: that figure, so the HTML report shows the new one.
         (
             "src/imgbench/present/registry.py",
