@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,15 @@ import pyarrow as pa
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, check_codec, checked_indices, no_images
+from imgbench.stores.base import (
+    Reader,
+    Store,
+    check_codec,
+    checked_indices,
+    existing_file,
+    new_file,
+    no_images,
+)
 
 METADATA_KEY = b"imgbench"
 COLUMNS = ("idx", "label", "image")
@@ -227,12 +236,11 @@ def single_chunk(column: pa.ChunkedArray) -> pa.Array:
 
 class TableReader(Reader):
     """What the readers of one-file tables share: the checked metadata, the length, the checks of
-    `read_many`'s indices and a library error on reading as a StoreError naming the file."""
+    `read_many`'s indices and a library error on reading as a StoreError naming the file and its
+    format (`what`)."""
 
-    what: ClassVar[str]  # the file's format, for errors
-
-    def __init__(self, file: Path, meta: TableMeta) -> None:
-        self._file, self._meta = file, meta
+    def __init__(self, file: Path, meta: TableMeta, what: str) -> None:
+        self._file, self._meta, self._what = file, meta, what
 
     def __len__(self) -> int:
         return self._meta.count
@@ -244,7 +252,7 @@ class TableReader(Reader):
         try:
             return self._read(indices)
         except pa.ArrowException as error:
-            raise unreadable(self._file, self.what, error) from error
+            raise unreadable(self._file, self._what, error) from error
 
     @abstractmethod
     def _read(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,12 +270,14 @@ class DocumentedTableReader(TableReader):
     """The way pyarrow's documentation reads a table: all of it when the store is opened, then
     `Table.take` of the asked rows and each value of `to_pylist()` decoded in this process."""
 
-    def __init__(self, file: Path, codec: Codec, load: Callable[[str], pa.Table]) -> None:
+    def __init__(
+        self, file: Path, codec: Codec, load: Callable[[str], pa.Table], what: str
+    ) -> None:
         try:
             self._table = load(str(file))
         except pa.ArrowException as error:
-            raise unreadable(file, self.what, error) from error
-        super().__init__(file, checked_schema(self._table.schema, file, codec))
+            raise unreadable(file, what, error) from error
+        super().__init__(file, checked_schema(self._table.schema, file, codec), what)
         check_rows(self._table, self._meta, file)
         self._codec = codec
 
@@ -293,3 +303,52 @@ def documented_table(codec: Codec, images: np.ndarray, labels: np.ndarray) -> pa
         }
     )
     return table.replace_schema_metadata(metadata(codec, images))
+
+
+class TableStore(Store):
+    """What the one-file table stores share: their file (`marker`), the codec its schema records
+    and writing it whole under another name first, so a failed write leaves no store file."""
+
+    what: ClassVar[str]  # the file's format, for errors
+    codecs = ("raw", "png", "qoi", "jpeg")
+
+    @abstractmethod
+    def read_schema(self, file: Path) -> pa.Schema:
+        """The schema of the table in `file`, read without its rows."""
+
+    def stored_codec(self, path: Path) -> str:
+        file = existing_file(path, self.marker)
+        try:
+            return recorded(self.read_schema(file), file).codec
+        except pa.ArrowException as error:
+            raise unreadable(file, self.what, error) from error
+
+    def write_whole(self, path: Path, write: Callable[[str], None]) -> None:
+        """Have `write` create the store's file at a partial name, then rename it into place."""
+        file = new_file(path, self.marker)
+        partial = file.with_name(f"{file.name}.partial")
+        write(str(partial))
+        os.replace(partial, file)
+
+
+class DocumentedTableStore(TableStore):
+    """A table store as pyarrow's documentation writes and reads one (`documented_table`,
+    `DocumentedTableReader`); a format supplies its library's `write_table` and `load_table`."""
+
+    implementation = "documented"
+
+    @abstractmethod
+    def write_table(self, table: pa.Table, file: str) -> None: ...
+
+    @abstractmethod
+    def load_table(self, file: str) -> pa.Table: ...
+
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
+        table = documented_table(self.codec, images, labels)
+        self.write_whole(path, lambda file: self.write_table(table, file))
+
+    def open(self, path: Path, *, workers: int | None = None) -> DocumentedTableReader:
+        file = existing_file(path, self.marker)
+        return DocumentedTableReader(file, self.codec, self.load_table, self.what)

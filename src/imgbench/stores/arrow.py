@@ -28,7 +28,6 @@ a second; `fast`'s memory-mapped view serves a batch faster than the raw baselin
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -40,33 +39,29 @@ from imgbench.cells import Presentation
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 from imgbench.stores._table import (
-    DocumentedTableReader,
+    DocumentedTableStore,
     ImageColumns,
     TableReader,
+    TableStore,
     checked_schema,
-    documented_table,
-    recorded,
     table_of,
     unreadable,
 )
-from imgbench.stores.base import Store, existing_file, new_file
+from imgbench.stores.base import Store, existing_file
 
 PRESENTATION = Presentation(label="Arrow IPC", colour="tab:pink", rank=70)
 
 MARKER = "images.arrow"
-CODECS = ("raw", "png", "qoi", "jpeg")
 WHAT = "Arrow IPC"
 
 
 class FastArrowReader(TableReader):
-    what = WHAT
-
     def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
         file = existing_file(path, MARKER)
         self._source = pa.memory_map(str(file), "r")
         try:
             table = ipc.open_file(self._source).read_all()
-            super().__init__(file, checked_schema(table.schema, file, codec))
+            super().__init__(file, checked_schema(table.schema, file, codec), WHAT)
             self._columns = ImageColumns(table, self._meta, file, codec)
         except pa.ArrowException as error:
             self._source.close()
@@ -84,41 +79,24 @@ class FastArrowReader(TableReader):
         self._source.close()
 
 
-class DocumentedArrowReader(DocumentedTableReader):
-    what = WHAT
-
-
-class ArrowStore(Store):
-    """What both implementations share: the file, the codecs and the codec the schema records."""
+class ArrowStore(TableStore):
+    """What both implementations share: the file and how its schema is read."""
 
     format = "arrow"
     marker = MARKER
-    codecs = CODECS
+    what = WHAT
 
-    def stored_codec(self, path: Path) -> str:
-        file = existing_file(path, MARKER)
-        try:
-            with pa.memory_map(str(file), "r") as source:
-                return recorded(ipc.open_file(source).schema, file).codec
-        except pa.ArrowException as error:
-            raise unreadable(file, WHAT, error) from error
+    def read_schema(self, file: Path) -> pa.Schema:
+        with pa.memory_map(str(file), "r") as source:
+            return ipc.open_file(source).schema
 
 
-class DocumentedArrowStore(ArrowStore):
-    implementation = "documented"
+class DocumentedArrowStore(ArrowStore, DocumentedTableStore):
+    def write_table(self, table: pa.Table, file: str) -> None:
+        feather.write_feather(table, file)
 
-    def write_many(
-        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
-    ) -> None:
-        table = documented_table(self.codec, images, labels)
-        feather.write_feather(table, str(new_file(path, MARKER)))
-
-    def open(self, path: Path, *, workers: int | None = None) -> DocumentedArrowReader:
-        return DocumentedArrowReader(
-            existing_file(path, MARKER),
-            self.codec,
-            lambda file: feather.read_table(file, memory_map=True),
-        )
+    def load_table(self, file: str) -> pa.Table:
+        return feather.read_table(file, memory_map=True)
 
 
 class FastArrowStore(ArrowStore):
@@ -128,11 +106,12 @@ class FastArrowStore(ArrowStore):
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
         table = table_of(self.codec, images, labels, workers, fixed_size_raw=True)
-        file = new_file(path, MARKER)
-        partial = file.with_name(f"{file.name}.partial")
-        with pa.OSFile(str(partial), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        os.replace(partial, file)
+
+        def write(file: str) -> None:
+            with pa.OSFile(file, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+
+        self.write_whole(path, write)
 
     def open(self, path: Path, *, workers: int | None = None) -> FastArrowReader:
         return FastArrowReader(path, self.codec, workers)

@@ -47,36 +47,32 @@ from imgbench.cells import Presentation
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 from imgbench.stores._table import (
-    DocumentedTableReader,
+    DocumentedTableStore,
     ImageArray,
     TableReader,
+    TableStore,
     check_rows,
     checked_schema,
-    documented_table,
     gather,
-    recorded,
     single_chunk,
     table_of,
     unreadable,
 )
-from imgbench.stores.base import Store, existing_file, new_file
+from imgbench.stores.base import Store, existing_file
 
 PRESENTATION = Presentation(label="Parquet", colour="tab:olive", rank=80)
 
 MARKER = "images.parquet"
-CODECS = ("raw", "png", "qoi", "jpeg")
 ROW_GROUP_ROWS = 256  # see the module docstring
 WHAT = "Parquet"
 
 
 class FastParquetReader(TableReader):
-    what = WHAT
-
     def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
         file = existing_file(path, MARKER)
         try:
             self._parquet = pq.ParquetFile(str(file), memory_map=True)
-            super().__init__(file, checked_schema(self._parquet.schema_arrow, file, codec))
+            super().__init__(file, checked_schema(self._parquet.schema_arrow, file, codec), WHAT)
             head = self._parquet.read(columns=["idx", "label"], use_threads=False)
             check_rows(head, self._meta, file)
             self._labels = head.column("label").to_numpy()
@@ -131,40 +127,23 @@ class FastParquetReader(TableReader):
         self._parquet.close()
 
 
-class DocumentedParquetReader(DocumentedTableReader):
-    what = WHAT
-
-
-class ParquetStore(Store):
-    """What both implementations share: the file, the codecs and the codec the schema records."""
+class ParquetStore(TableStore):
+    """What both implementations share: the file and how its schema is read."""
 
     format = "parquet"
     marker = MARKER
-    codecs = CODECS
+    what = WHAT
 
-    def stored_codec(self, path: Path) -> str:
-        file = existing_file(path, MARKER)
-        try:
-            return recorded(pq.read_schema(str(file)), file).codec
-        except pa.ArrowException as error:
-            raise unreadable(file, WHAT, error) from error
+    def read_schema(self, file: Path) -> pa.Schema:
+        return pq.read_schema(str(file))
 
 
-class DocumentedParquetStore(ParquetStore):
-    implementation = "documented"
+class DocumentedParquetStore(ParquetStore, DocumentedTableStore):
+    def write_table(self, table: pa.Table, file: str) -> None:
+        pq.write_table(table, file)
 
-    def write_many(
-        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
-    ) -> None:
-        table = documented_table(self.codec, images, labels)
-        pq.write_table(table, str(new_file(path, MARKER)))
-
-    def open(self, path: Path, *, workers: int | None = None) -> DocumentedParquetReader:
-        return DocumentedParquetReader(
-            existing_file(path, MARKER),
-            self.codec,
-            lambda file: pq.read_table(file, memory_map=True),
-        )
+    def load_table(self, file: str) -> pa.Table:
+        return pq.read_table(file, memory_map=True)
 
 
 class FastParquetStore(ParquetStore):
@@ -174,17 +153,17 @@ class FastParquetStore(ParquetStore):
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
         table = table_of(self.codec, images, labels, workers, fixed_size_raw=True)
-        file = new_file(path, MARKER)
-        partial = file.with_name(f"{file.name}.partial")
-        pq.write_table(
-            table,
-            str(partial),
-            row_group_size=ROW_GROUP_ROWS,
-            compression="none",
-            use_dictionary=False,
-            write_statistics=False,
+        self.write_whole(
+            path,
+            lambda file: pq.write_table(
+                table,
+                file,
+                row_group_size=ROW_GROUP_ROWS,
+                compression="none",
+                use_dictionary=False,
+                write_statistics=False,
+            ),
         )
-        partial.replace(file)
 
     def open(self, path: Path, *, workers: int | None = None) -> FastParquetReader:
         return FastParquetReader(path, self.codec, workers)
