@@ -24,6 +24,7 @@ LIBRARIES = (
     "zarr",
     "tensorstore",
     "hdf5plugin",
+    "tiledb",
 )
 
 

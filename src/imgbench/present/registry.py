@@ -182,8 +182,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "and closing, not forking) against one reader, warm cache, in order; labels give the "
         "ratio, error bars the 95% interval of each median. LevelDB is absent: one process at a "
         "time may open a database (its lock file); so are Lance and Zarr ``fast`` (TensorStore), "
-        "whose libraries abort in a reader process forked after the parent used them."
-        + VARIED_STORES,
+        "whose libraries abort in a reader process forked after the parent used them, and "
+        "TileDB, which may deadlock there." + VARIED_STORES,
     ),
     # The cost of durable writes.
     FigureSpec(
