@@ -1,5 +1,6 @@
-"""Zarr v3 stores: zarr-python and TensorStore alone read them; each implementation reads the
-other's; a group of another shape, codec or with a missing shard is refused, naming it."""
+"""Zarr v3 stores, sharded (`zarr`) and in plain chunks (`zarr_chunked`), raw or zstd:
+zarr-python and TensorStore alone read them; each implementation reads the other's; a group of
+another shape, codec or layout, or with a missing shard or chunk, is refused, naming it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import tensorstore
 import zarr
 
+from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 from imgbench.stores import get_store, store_of
 from imgbench.stores import zarr as zarr_store
@@ -21,6 +23,7 @@ IMPLEMENTATIONS = ("fast", "documented")
 @pytest.fixture(autouse=True)
 def small_shards(monkeypatch) -> None:
     monkeypatch.setattr(zarr_store, "SHARD_IMAGES", 16)  # forty images: three shard files
+    monkeypatch.setattr(zarr_store, "CHUNK_IMAGES", 16)  # and three chunk files
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
@@ -97,3 +100,73 @@ def test_a_write_never_adds_to_an_existing_store(images, tmp_path: Path) -> None
     get_store("zarr", "fast").write_many(tmp_path / "store", *images)
     with pytest.raises(StoreError, match=r"images.zarr already exists"):
         get_store("zarr", "documented").write_many(tmp_path / "store", *images)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("codec", ["raw", "zstd"])
+def test_the_chunked_layout_is_plain_chunks_that_zarr_alone_reads(
+    images, tmp_path: Path, implementation, codec
+) -> None:
+    pixels, labels = images
+    store = get_store("zarr_chunked", implementation, Codec(codec))
+    store.write_many(tmp_path / "store", pixels, labels)
+    array = zarr.open_group(tmp_path / "store" / "images.zarr", mode="r")["images"]
+    assert array.chunks == (16, 32, 32, 3) and array.shards is None
+    assert [type(each).__name__ for each in array.compressors] == (
+        ["ZstdCodec"] if codec == "zstd" else []
+    )
+    np.testing.assert_array_equal(array[:], pixels)
+    assert sorted(path.name for path in (tmp_path / "store/images.zarr/images/c").iterdir()) == [
+        "0",
+        "1",
+        "2",
+    ]
+    assert store_of(tmp_path / "store").key == f"zarr_chunked/fast/{codec}"
+
+
+def test_zstd_compresses_each_inner_chunk_of_a_shard(images, tmp_path: Path) -> None:
+    pixels, labels = images
+    get_store("zarr", "fast", Codec("zstd")).write_many(tmp_path / "store", pixels, labels)
+    array = zarr.open_group(tmp_path / "store" / "images.zarr", mode="r")["images"]
+    assert array.chunks == (1, 32, 32, 3) and array.shards == (16, 32, 32, 3)
+    assert [type(each).__name__ for each in array.compressors] == ["ZstdCodec"]
+    np.testing.assert_array_equal(array.oindex[[39, 0, 7]], pixels[[39, 0, 7]])
+
+
+@pytest.mark.parametrize(
+    ("written", "opened", "message"),
+    [
+        (
+            "zarr",
+            "zarr_chunked",
+            r"its images are sharded, so it is a `zarr` store: open it as one",
+        ),
+        ("zarr_chunked", "zarr", r"in plain chunks, so it is a `zarr_chunked` store: open it as"),
+    ],
+)
+def test_a_store_of_the_other_layout_is_refused(
+    images, tmp_path: Path, written, opened, message
+) -> None:
+    get_store(written, "fast").write_many(tmp_path / "store", *images)
+    for implementation in IMPLEMENTATIONS:
+        with pytest.raises(StoreError, match=message):
+            get_store(opened, implementation).open(tmp_path / "store")
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_a_compressor_other_than_the_codec_recorded_is_refused(
+    images, tmp_path: Path, implementation
+) -> None:
+    store = tmp_path / "store"
+    get_store("zarr_chunked", "fast", Codec("zstd")).write_many(store, *images)
+    group = zarr.open_group(store / "images.zarr", mode="r+")
+    group.attrs["imgbench"] = {**group.attrs["imgbench"], "codec": "raw"}
+    with pytest.raises(StoreError, match=r"codecs \['bytes', 'zstd'\], not those of raw images"):
+        get_store("zarr_chunked", implementation).open(store)
+
+
+def test_a_missing_chunk_file_is_refused(images, tmp_path: Path) -> None:
+    get_store("zarr_chunked", "documented").write_many(tmp_path / "store", *images)
+    (tmp_path / "store/images.zarr/images/c/2/0/0/0").unlink()
+    with pytest.raises(StoreError, match=r"images/c/2/0/0/0 is missing: the store is damaged"):
+        get_store("zarr_chunked", "fast").open(tmp_path / "store")

@@ -2,13 +2,18 @@
 (N, H, W, 3) uint8 and `labels` (N,) uint8; the group's `imgbench` attribute records the codec,
 image shape and count. `zarr.open_group("images.zarr")["images"][3]` alone reads an image.
 
-`images` is sharded for random access: one image per inner chunk, `SHARD_IMAGES` images per
-shard file (the sharding codec: each shard file holds its chunks and an index of where each
-lies), raw pixels with no compressor. Both implementations write this layout:
+Two layouts of `images`, two formats (this module and `imgbench.stores.zarr_chunked`):
+- `zarr`, sharded for random access: one image per inner chunk, `SHARD_IMAGES` images per shard
+  file (the sharding codec: each shard file holds its chunks and an index of where each lies);
+- `zarr_chunked`, for bulk reads: plain chunks of `CHUNK_IMAGES` images, no sharding.
+The codec is Zarr's own: `raw` no compressor, `zstd` its Zstandard codec (level
+`imgbench.codecs.ZSTD_LEVEL`) on each chunk (each inner chunk when sharded). Both implementations
+write and read both layouts:
 
 - `documented` does what zarr-python's documentation shows: `create_array(..., chunks=(1, H, W,
-  3), shards=(SHARD_IMAGES, H, W, 3), compressors=None)`, `array[:] = images`, and reads a run with
-  `array[start:stop]`, other indices with `array.oindex[indices]`;
+  3), shards=(SHARD_IMAGES, H, W, 3), compressors=None)` (or `chunks=(CHUNK_IMAGES, ...)`),
+  `array[:] = images`, and reads a run with `array[start:stop]`, other indices with
+  `array.oindex[indices]`;
 - `fast` writes and reads the images through TensorStore's zarr3 driver (C++, its own thread
   pools capped at the job's workers), the labels through zarr-python.
 
@@ -17,7 +22,7 @@ busy (so only large differences count): writing 5,590 ms with zarr-python agains
 TensorStore; reading all 4,120 against 273 ms; a sorted batch of 256 random images 289 against
 14 ms; one image 4,760 against 408 us. Without sharding, chunks of 1,024 images read all in 45
 (zarr-python) and 63 ms (TensorStore) but one image in 3,259 and 825 us, as every read decodes a
-whole chunk; that layout suits bulk reads, not a shuffling loader, and is not measured here.
+whole chunk: the chunked layout suits bulk reads, not a shuffling loader.
 `zarr` and `tensorstore` are imported where a store is written or read, not when the module is
 (finding a store's format imports every format module).
 """
@@ -27,12 +32,12 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from imgbench.cells import Presentation
-from imgbench.codecs import Codec
+from imgbench.codecs import ZSTD_LEVEL, Codec
 from imgbench.errors import StoreError
 from imgbench.stores.base import (
     Reader,
@@ -47,7 +52,24 @@ from imgbench.stores.base import (
 PRESENTATION = Presentation(label="Zarr", colour="tab:gray", rank=100)
 
 GROUP = "images.zarr"
-SHARD_IMAGES = 1024  # images per shard file
+SHARD_IMAGES = 1024  # images per shard file (`zarr`)
+CHUNK_IMAGES = 1024  # images per chunk file (`zarr_chunked`)
+LAYOUTS = {True: ("zarr", "sharded"), False: ("zarr_chunked", "in plain chunks")}  # by sharding
+
+
+def file_images(count: int, sharded: bool) -> int:
+    """Images per file of `images`: a shard's, or a plain chunk's (never more than the store's,
+    so a small store's one chunk holds no padding)."""
+    return SHARD_IMAGES if sharded else min(count, CHUNK_IMAGES)
+
+
+def codec_names(metadata: dict[str, Any]) -> set[str]:
+    """Every codec named in an array's metadata, the sharding codec's inner ones included."""
+    names = set()
+    for codec in metadata.get("codecs", []):
+        names.add(codec["name"])
+        names |= codec_names(codec.get("configuration", {}))
+    return names
 
 
 def group_attributes(path: Path) -> dict[str, Any]:
@@ -67,9 +89,9 @@ def group_attributes(path: Path) -> dict[str, Any]:
     return {"shape": shape, "count": count, "codec": codec}
 
 
-def checked_arrays(path: Path, codec: Codec) -> tuple[dict[str, Any], np.ndarray]:
-    """The group's attributes and its labels, after refusing a store of another codec or whose
-    arrays have another shape or dtype than it records."""
+def checked_arrays(path: Path, codec: Codec, sharded: bool) -> tuple[dict[str, Any], np.ndarray]:
+    """The group's attributes and its labels, after refusing a store of another codec or layout
+    or whose arrays have another shape, dtype or compressor than it records."""
     import zarr
 
     described = group_attributes(path)
@@ -84,19 +106,35 @@ def checked_arrays(path: Path, codec: Codec) -> tuple[dict[str, Any], np.ndarray
                 f"{path / GROUP}: arrays {found}, not the {wanted} its `imgbench` attribute "
                 "describes: rebuild the store"
             )
+        images = group["images"]
+        check_layout(path, images.metadata.to_dict(), codec, sharded)
         labels = group["labels"][:]
-        check_shards(path / GROUP / "images", count, group["images"].shards)
+        check_chunk_files(path / GROUP / "images", count, (images.shards or images.chunks)[0])
     except (KeyError, OSError, ValueError) as error:
         raise StoreError(f"{path / GROUP}: Zarr cannot read it ({error!r}); rebuild it") from error
     return described, np.asarray(labels, dtype=np.uint8)
 
 
-def check_shards(array: Path, count: int, shards: tuple[int, ...] | None) -> None:
-    """Refuse an array missing a shard file: Zarr reads a missing chunk as its fill value (zeros),
-    which would pass for images."""
-    per_shard = shards[0] if shards else count
-    for shard in range(-(-count // per_shard)):
-        file = array / "c" / str(shard) / "0" / "0" / "0"
+def check_layout(path: Path, metadata: dict[str, Any], codec: Codec, sharded: bool) -> None:
+    """Refuse `images` in the other format's layout, or compressed other than `codec` says."""
+    found = "sharding_indexed" in {each["name"] for each in metadata.get("codecs", [])}
+    if found != sharded:
+        other, how = LAYOUTS[found]
+        raise StoreError(
+            f"{path / GROUP}: its images are {how}, so it is a `{other}` store: open it as one"
+        )
+    if ("zstd" in codec_names(metadata)) != (codec.name == "zstd"):
+        raise StoreError(
+            f"{path / GROUP}/images has codecs {sorted(codec_names(metadata))}, not those of "
+            f"{codec.name} images: rebuild the store"
+        )
+
+
+def check_chunk_files(array: Path, count: int, per_file: int) -> None:
+    """Refuse an array missing a shard or chunk file: Zarr reads a missing chunk as its fill
+    value (zeros), which would pass for images."""
+    for position in range(-(-count // per_file)):
+        file = array / "c" / str(position) / "0" / "0" / "0"
         if not file.is_file():
             raise StoreError(f"{file} is missing: the store is damaged; rebuild it")
 
@@ -104,9 +142,9 @@ def check_shards(array: Path, count: int, shards: tuple[int, ...] | None) -> Non
 class ZarrReader(Reader):
     """Both readers: the checked group, its labels and `read_many`'s index checks."""
 
-    def __init__(self, path: Path, codec: Codec) -> None:
+    def __init__(self, path: Path, codec: Codec, sharded: bool) -> None:
         self._path = path / GROUP
-        described, self._labels = checked_arrays(path, codec)
+        described, self._labels = checked_arrays(path, codec, sharded)
         self._count, self._shape = described["count"], described["shape"]
 
     def __len__(self) -> int:
@@ -130,10 +168,10 @@ class ZarrReader(Reader):
 
 
 class DocumentedZarrReader(ZarrReader):
-    def __init__(self, path: Path, codec: Codec) -> None:
+    def __init__(self, path: Path, codec: Codec, sharded: bool) -> None:
         import zarr
 
-        super().__init__(path, codec)
+        super().__init__(path, codec, sharded)
         self._images = zarr.open_array(str(self._path / "images"), mode="r")
 
     def _read(self, indices: np.ndarray, first: int, run: bool) -> np.ndarray:
@@ -146,10 +184,10 @@ class DocumentedZarrReader(ZarrReader):
 
 
 class FastZarrReader(ZarrReader):
-    def __init__(self, path: Path, codec: Codec, workers: int | None) -> None:
+    def __init__(self, path: Path, codec: Codec, sharded: bool, workers: int | None) -> None:
         import tensorstore
 
-        super().__init__(path, codec)
+        super().__init__(path, codec, sharded)
         try:
             self._images = tensorstore.open(
                 {
@@ -188,7 +226,16 @@ class ZarrStore(Store):
 
     format = "zarr"
     marker = f"{GROUP}/zarr.json"
-    codecs = ("raw",)
+    codecs = ("raw", "zstd")
+    sharded: ClassVar[bool] = True  # the layout of `images`: this format's (see LAYOUTS)
+
+    def owns(self, path: Path) -> bool:
+        try:
+            metadata = json.loads((path / GROUP / "images" / "zarr.json").read_text())
+        except (OSError, ValueError):
+            return super().owns(path)  # not readable: let opening say what is wrong
+        names = {codec.get("name") for codec in metadata.get("codecs", [])}
+        return ("sharding_indexed" in names) == self.sharded
 
     def stored_codec(self, path: Path) -> str:
         return str(group_attributes(path)["codec"])
@@ -215,19 +262,24 @@ class DocumentedZarrStore(ZarrStore):
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
+        from zarr.codecs import ZstdCodec
+
         group = self._group(path, images, labels)
+        shape = images.shape[1:]
+        per_file = (file_images(len(images), self.sharded), *shape)
         array = group.create_array(
             "images",
             shape=images.shape,
             dtype="uint8",
-            chunks=(1, *images.shape[1:]),
-            shards=(SHARD_IMAGES, *images.shape[1:]),
-            compressors=None,
+            chunks=(1, *shape) if self.sharded else per_file,
+            shards=per_file if self.sharded else None,
+            compressors=ZstdCodec(level=ZSTD_LEVEL) if self.codec.name == "zstd" else None,
+            config={"write_empty_chunks": True},  # a black image is data, not a missing chunk
         )
         array[:] = images
 
     def open(self, path: Path, *, workers: int | None = None) -> DocumentedZarrReader:
-        return DocumentedZarrReader(path, self.codec)
+        return DocumentedZarrReader(path, self.codec, self.sharded)
 
 
 class FastZarrStore(ZarrStore):
@@ -241,37 +293,33 @@ class FastZarrStore(ZarrStore):
 
         self._group(path, images, labels)
         shape = list(images.shape)
-        sharding = {
-            "name": "sharding_indexed",
-            "configuration": {
-                "chunk_shape": [1, *shape[1:]],
-                "codecs": [{"name": "bytes"}],
-                "index_codecs": [
-                    {"name": "bytes", "configuration": {"endian": "little"}},
-                    {"name": "crc32c"},
-                ],
-            },
-        }
-        chunk_grid = {
-            "name": "regular",
-            "configuration": {"chunk_shape": [SHARD_IMAGES, *shape[1:]]},
-        }
+        codecs: list[dict[str, Any]] = [{"name": "bytes"}]
+        if self.codec.name == "zstd":
+            codecs.append(
+                {"name": "zstd", "configuration": {"level": ZSTD_LEVEL, "checksum": False}}
+            )
+        if self.sharded:
+            index = [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}]
+            sharding = {"chunk_shape": [1, *shape[1:]], "codecs": codecs, "index_codecs": index}
+            codecs = [{"name": "sharding_indexed", "configuration": sharding}]
+        per_file = [file_images(len(images), self.sharded), *shape[1:]]
         spec = {
             "driver": "zarr3",
             "kvstore": {"driver": "file", "path": str(path / GROUP / "images")},
             "metadata": {
                 "shape": shape,
                 "data_type": "uint8",
-                "chunk_grid": chunk_grid,
-                "codecs": [sharding],
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": per_file}},
+                "codecs": codecs,
             },
             "create": True,
+            "store_data_equal_to_fill_value": True,  # a black image is data, not a missing chunk
         }
         array = tensorstore.open(spec, context=tensorstore_context(workers)).result()
         array.write(images).result()
 
     def open(self, path: Path, *, workers: int | None = None) -> FastZarrReader:
-        return FastZarrReader(path, self.codec, workers)
+        return FastZarrReader(path, self.codec, self.sharded, workers)
 
 
 STORES: dict[str, Store] = {"documented": DocumentedZarrStore(), "fast": FastZarrStore()}
