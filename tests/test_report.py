@@ -173,7 +173,18 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
                 "n_images": 1000,
                 "kib_allocated": 4040,
                 "kib_apparent": 2195,
-            }
+            },
+            *(
+                {
+                    "method": "hdf5",
+                    "implementation": "fast",
+                    "codec": codec,
+                    "n_images": 1000,
+                    "kib_allocated": kib,
+                    "kib_apparent": kib,
+                }
+                for codec, kib in (("raw", 3000), ("zstd", 2400))
+            ),
         ]
     )
     machine = {"cpu": "Test CPU", "cores": 2, "memory_gib": 24, "filesystem": {"type": "ext4"}}
@@ -194,7 +205,10 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
     assert "Test CPU, 2 cores" in text and "`repeats`: 3" in text
     assert "Stores measured on: node-1 (xfs)" in text
     assert "this run's largest is 1,000" in text
-    assert "| files+png fast | 4,040 | 2,195 |" in text
+    # A compressed store's disk use is given against its container's raw store, if measured.
+    assert "| files+png fast | 4,040 | 2,195 | — |" in text
+    assert "| HDF5+raw fast | 3,000 | 3,000 | — |" in text
+    assert "| HDF5+zstd fast | 2,400 | 2,400 | 0.80× |" in text
     header = "| store | read s | repeats | images/s | ÷ floor | fast's speed-up vs tutorial |"
     assert header + " fast's speed-up vs documented |" in text
     # Encoded stores are divided by their codec's decode floor, raw ones by the raw baseline.
