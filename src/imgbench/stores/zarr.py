@@ -63,6 +63,11 @@ def file_images(count: int, sharded: bool) -> int:
     return SHARD_IMAGES if sharded else min(count, CHUNK_IMAGES)
 
 
+def is_sharded(metadata: dict[str, Any]) -> bool:
+    """Whether an array's metadata (its `zarr.json`) lays it out in shards."""
+    return "sharding_indexed" in {codec.get("name") for codec in metadata.get("codecs", [])}
+
+
 def codec_names(metadata: dict[str, Any]) -> set[str]:
     """Every codec named in an array's metadata, the sharding codec's inner ones included."""
     names = set()
@@ -117,7 +122,7 @@ def checked_arrays(path: Path, codec: Codec, sharded: bool) -> tuple[dict[str, A
 
 def check_layout(path: Path, metadata: dict[str, Any], codec: Codec, sharded: bool) -> None:
     """Refuse `images` in the other format's layout, or compressed other than `codec` says."""
-    found = "sharding_indexed" in {each["name"] for each in metadata.get("codecs", [])}
+    found = is_sharded(metadata)
     if found != sharded:
         other, how = LAYOUTS[found]
         raise StoreError(
@@ -234,8 +239,7 @@ class ZarrStore(Store):
             metadata = json.loads((path / GROUP / "images" / "zarr.json").read_text())
         except (OSError, ValueError):
             return super().owns(path)  # not readable: let opening say what is wrong
-        names = {codec.get("name") for codec in metadata.get("codecs", [])}
-        return ("sharding_indexed" in names) == self.sharded
+        return is_sharded(metadata) == self.sharded
 
     def stored_codec(self, path: Path) -> str:
         return str(group_attributes(path)["codec"])
