@@ -5,7 +5,8 @@ Libraries read their cap in one of two ways: from an environment variable when t
 first start a pool (OpenMP, OpenBLAS, MKL, Blosc, numexpr, Arrow, Lance, zarr-python; forked
 reader processes inherit it), or through threadpoolctl for pools that are already loaded (numpy's
 OpenBLAS is loaded before any job code runs). Both are set; `caps` is what the provenance record
-keeps. TensorStore takes its limits from a context the Zarr store builds from the job's workers.
+keeps. TensorStore and TileDB take their limits from a context their stores build from the
+job's workers.
 """
 
 from __future__ import annotations
