@@ -54,11 +54,13 @@ def test_read_cells_vary_one_factor_at_a_time() -> None:
 
 def test_only_the_implementations_named_get_the_read_variations() -> None:
     reads = {"cache": ["warm", "cold"], "order": ["sequential", "random"], "readers": [1, 2]}
-    reads["variations_for"] = ["fast", "baseline"]
-    assert read_cells(**_plural(read_factors(reads, "fast"))) == read_cells(
-        ["warm", "cold"], ["sequential", "random"], [1, 2]
-    )
-    assert read_cells(**_plural(read_factors(reads, "tutorial"))) == [ReadCell()]
+    reads["variations_for"] = ["fast", "baseline", "parquet/documented"]
+    every_cell = read_cells(["warm", "cold"], ["sequential", "random"], [1, 2])
+    assert read_cells(**_plural(read_factors(reads, "lmdb", "fast"))) == every_cell
+    assert read_cells(**_plural(read_factors(reads, "lmdb", "tutorial"))) == [ReadCell()]
+    # A `format/implementation` entry varies that format's implementation only.
+    assert read_cells(**_plural(read_factors(reads, "parquet", "documented"))) == every_cell
+    assert read_cells(**_plural(read_factors(reads, "tar", "documented"))) == [ReadCell()]
 
 
 def _plural(factors: dict[str, list[object]]) -> dict[str, list[object]]:

@@ -83,6 +83,10 @@ def test_ruff_is_clean() -> None:
             {"reads": {"variations_for": ["fast", "fats"]}},
             "`reads.variations_for` names 'fats', which no format implements",
         ),
+        (
+            {"reads": {"variations_for": ["fast", "lance/documented"]}},
+            "`reads.variations_for` names 'lance/documented', which no format implements",
+        ),
     ],
     ids=[
         "unknown-format",
@@ -118,6 +122,7 @@ def test_ruff_is_clean() -> None:
         "stores-folder-under-a-file",
         "text-node-local",
         "unknown-variations-implementation",
+        "variations-pair-the-format-lacks",
     ],
 )
 def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_path: Path) -> None:

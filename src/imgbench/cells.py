@@ -84,15 +84,20 @@ REFERENCE_READ_WORDS = "warm cache, sequential, 1 reader"
 
 
 def read_factors(
-    reads: Mapping[str, object], implementation: str, concurrent_readers: bool = True
+    reads: Mapping[str, object],
+    store_format: str,
+    implementation: str,
+    concurrent_readers: bool = True,
 ) -> dict[str, list[object]]:
-    """The values of each read factor a store of `implementation` is read with: all configured
-    ones if `reads.variations_for` names the implementation, else only the reference cell's; one
-    reader only for a store that one process at a time may open (`Store.concurrent_readers`).
+    """The values of each read factor a store of `implementation` of `store_format` is read
+    with: all configured ones if `reads.variations_for` names the implementation (for every
+    format) or `format/implementation`, else only the reference cell's; one reader only for a
+    store that one process at a time may open (`Store.concurrent_readers`).
 
     Variations of the tutorial's own code tell a user little that the `fast` implementation's do
     not, and at 100,000 PNG files they cost more than the rest of a run (config/README.md)."""
-    varied = implementation in reads["variations_for"]  # type: ignore[operator]
+    named = reads["variations_for"]
+    varied = implementation in named or f"{store_format}/{implementation}" in named  # type: ignore[operator]
     factors = {
         factor: list(reads[factor]) if varied else [reference]  # type: ignore[call-overload]
         for factor, reference in REFERENCE_READ.factors().items()

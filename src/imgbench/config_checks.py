@@ -38,14 +38,16 @@ def check_repeats(repeats: Mapping[str, float]) -> None:
 
 
 def check_variations_for(reads: Mapping[str, object]) -> None:
-    """Refuse implementation names in `reads.variations_for` that no format has (a typo would
-    otherwise silently measure no variation)."""
-    known = {BASELINE, *(one for name in formats() for one in implementations(name))}
-    unknown = [one for one in reads["variations_for"] if one not in known]  # type: ignore[attr-defined]
+    """Refuse implementation names (or `format/implementation` pairs) in `reads.variations_for`
+    that no format has (a typo would otherwise silently measure no variation)."""
+    pairs = {f"{name}/{one}" for name in formats() for one in implementations(name)}
+    known = {BASELINE, *(pair.split("/")[1] for pair in pairs)}
+    unknown = [one for one in reads["variations_for"] if one not in known | pairs]  # type: ignore[attr-defined]
     if unknown:
         raise ConfigError(
             f"`reads.variations_for` names {', '.join(map(repr, unknown))}, which no format "
-            f"implements; known implementations: {', '.join(sorted(known))}"
+            f"implements; known implementations: {', '.join(sorted(known))}, or one format's "
+            "as `format/implementation` (e.g. parquet/documented)"
         )
 
 

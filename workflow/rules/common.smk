@@ -79,7 +79,9 @@ def read_factor(factor):
 
     def values(wildcards):
         store = stores.get_store(wildcards.format, wildcards.implementation)
-        return read_factors(READS, wildcards.implementation, store.concurrent_readers)[
+        return read_factors(
+            READS, wildcards.format, wildcards.implementation, store.concurrent_readers
+        )[
             factor
         ]
 
