@@ -15,11 +15,22 @@ differ in the array's shape:
   cost 320 of 350 ms reading 10,000 images (its own statistics, `copy_fixed_tiles`).
 Each reads the other's stores (the pixels come back as (N, H, W, 3) either way).
 
-Measured at 10,000 images (2-core VM under a light load, 2026-11-26), per tile size, 3-D: reading
+Tile size, measured at 10,000 images (2-core VM under a light load, 2026-11-26), 3-D: reading
 all 188 / 42 / 34 ms with tiles of 1 / 64 / 1,024 images; a sorted batch of 256 random images
 53 / 32 / 70 ms; one image 1,131 / 2,009 / 8,674 us (4-D at 64: 375 ms, 58 ms, 1,880 us). Each
 query costs TileDB 1 to 2 ms however little it reads, so one image per call is slow at any tile
-size; 64 is kept for batches and bulk reads.
+size; 64 is kept for batches and bulk reads. The stores, measured as `imgbench.stores._table`
+describes (idle 2-core VM, 2026-11-26, 100,000 synthetic images, the raw baseline in the same
+session):
+
+                               write ms  MiB    bulk ms  batch of 256 ms  one image us
+    fast, raw                  1,604     293.4  637      187              2,149
+    fast, zstd                 2,041     292.8  767      196              2,192
+    documented, raw            1,528     293.4  3,721    205              2,390
+    raw baseline (for scale)   542       293.1  194      0.9              43
+
+A batch is one `multi_index` query of 256 point ranges: TileDB's cost grows with the ranges, not
+the bytes (0.7 ms an image here, against 0.1 ms at 10,000 images).
 
 TileDB's thread pools are capped at the job's threads through the context. It warns that forking
 after a context exists can deadlock (a forked reader hung here), so it gets no 2-reader cell.
