@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from imgbench import stores
-from imgbench.cells import FLOOR_FORMAT, Presentation
-from imgbench.present import registry
+from imgbench.cells import FLOOR_FORMAT, Presentation, Series
+from imgbench.present import parts, registry
 from imgbench.present.data import FigureData
 from imgbench.present.drawing import figure, write_figure
 from imgbench.present.registry import FILE_TYPES
@@ -566,3 +566,25 @@ def test_failed_save_leaves_no_partial_file(
     with pytest.raises(RuntimeError, match="disk full"):
         plot_all(make_summary(), make_disk(), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("formats", "rotation", "value_rotation"),
+    [
+        (["files", "lmdb", "hdf5"], 0, 0),
+        (["arrow", "zarr_chunked", "tiledb", "parquet"] * 5, 35, 90),
+    ],
+    ids=["three stores", "twenty long names"],
+)
+def test_bar_labels_fit_their_space(formats, rotation, value_rotation) -> None:
+    """Tick labels keep to their bar's space: upright while they fit at a readable size, tilted
+    when twenty stores with names such as "Zarr chunked+zstd" share the widest figure; value
+    labels above the bars turn vertical then."""
+    series = [Series(name, "documented", "zstd", stores.presentation(name)) for name in formats]
+    drawn = parts.new_figure(parts.bar_width(len(series)))
+    axes = drawn.add_subplot()
+    parts.series_axis(axes, series)
+    labels = axes.get_xticklabels()
+    assert {round(label.get_rotation()) for label in labels} == {rotation}
+    assert all(label.get_fontsize() >= parts.SMALLEST_TICK_POINTS for label in labels)
+    assert parts.value_label_rotation(axes, len(series)) == value_rotation

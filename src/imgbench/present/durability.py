@@ -37,7 +37,8 @@ def durability_figure(data: FigureData) -> Figure:
         durability_label(one_write, one_sync)
         for one_write, one_sync in zip(measured_write, measured_sync, strict=True)
     ]
-    axes.bar_label(bars, labels=labels, padding=2, fontsize=8)
+    rotation = parts.value_label_rotation(axes, len(series))
+    axes.bar_label(bars, labels=labels, padding=2, fontsize=8, rotation=rotation)
     axes.margins(y=0.18)
     axes.set_ylabel("Time (s)")
     axes.set_title(f"{title} at N = {n:,} (lower is better)\nlabels: total, share spent in sync")

@@ -92,14 +92,47 @@ def n_axis(axes: Axes, *, log: bool) -> None:
     axes.grid(True, which="major", alpha=0.3)
 
 
+# Tick labels: an average character is about 0.6 of the font size wide; the axes take about 80%
+# of a figure's width. Below SMALLEST_TICK_POINTS the labels are tilted instead of shrunk further.
+CHARACTER_WIDTH = 0.6
+AXES_SHARE = 0.8
+LARGEST_TICK_POINTS = 10.0
+SMALLEST_TICK_POINTS = 7.5
+ROOMY_BAR_INCHES = 0.9  # a category this wide has room for an upright "0.709×" above its bars
+
+
 def series_axis(axes: Axes, series: list[Series]) -> np.ndarray:
-    """Category positions and two-line tick labels ("PNG" over "tutorial") for bar figures."""
+    """Category positions and two-line tick labels ("PNG" over "tutorial") for bar figures:
+    shrunk to fit the space of one bar, or tilted where many long names ("Arrow IPC+raw") would
+    still run into each other."""
     positions = np.arange(len(series), dtype=float)
-    axes.set_xticks(positions, [one.label("\n") for one in series])
+    labels = [one.label("\n") for one in series]
+    axes.set_xticks(positions, labels)
+    per_bar = inches_per_bar(axes, len(series))
+    widest = max((len(line) for label in labels for line in label.split("\n")), default=1)
+    fitting = per_bar * 72 / (widest * CHARACTER_WIDTH)  # the largest size that fits, in points
+    if fitting >= SMALLEST_TICK_POINTS:
+        axes.tick_params(axis="x", labelsize=min(LARGEST_TICK_POINTS, fitting))
+    else:
+        axes.tick_params(axis="x", labelsize=SMALLEST_TICK_POINTS, labelrotation=35)
+        for tick in axes.get_xticklabels():
+            tick.set_horizontalalignment("right")
+            tick.set_rotation_mode("anchor")
     axes.set_xlim(-0.6, len(series) - 0.4)
     axes.grid(True, axis="y", alpha=0.3)
     axes.set_axisbelow(True)
     return positions
+
+
+def inches_per_bar(axes: Axes, count: int) -> float:
+    """About how wide the space of one of `count` categories is on the page."""
+    return float(axes.figure.get_size_inches()[0]) * AXES_SHARE / max(count, 1)
+
+
+def value_label_rotation(axes: Axes, count: int) -> int:
+    """Upright value labels ("0.71×") above bars where a category has room for them, else
+    vertical ones, which cannot run into the next category's bars."""
+    return 0 if inches_per_bar(axes, count) >= ROOMY_BAR_INCHES else 90
 
 
 def interval_band(
@@ -160,7 +193,13 @@ def ratio_bars(
         bottom=1.0,
         **bar_look([colours[index] for index in shown], hatched=hatched),
     )
-    axes.bar_label(bars, labels=[times(ratios[index]) for index in shown], padding=2, fontsize=8)
+    axes.bar_label(
+        bars,
+        labels=[times(ratios[index]) for index in shown],
+        padding=2,
+        fontsize=8,
+        rotation=value_label_rotation(axes, len(positions)),
+    )
 
 
 def style_context() -> matplotlib.rc_context:

@@ -65,6 +65,7 @@ def variation_figure(data: FigureData, variation: Variation) -> Figure:
     axes = figure.add_subplot()
     positions = parts.series_axis(axes, series)
     colours = [data.colour(one) for one in series]
+    rotation = parts.value_label_rotation(axes, len(series))
     for offset, frame, hatched in ((-0.2, reference, False), (0.2, changed, True)):
         rate = np.array([value(frame, one, "rate") for one in series])
         low = np.array([value(frame, one, "rate_low") for one in series])
@@ -92,6 +93,7 @@ def variation_figure(data: FigureData, variation: Variation) -> Figure:
                         ha="center",
                         va="bottom",
                         fontsize=8,
+                        rotation=rotation,
                     )
     parts.log_scale(axes, "y")
     axes.margins(y=0.15)

@@ -60,7 +60,7 @@ from imgbench.stores.base import (
     worker_count,
 )
 
-PRESENTATION = Presentation(label="TileDB", colour="navy", rank=110)
+PRESENTATION = Presentation(label="TileDB", colour="navy", rank=96)
 
 GROUP = "images.tdb"
 TILE_IMAGES = 64  # images per tile

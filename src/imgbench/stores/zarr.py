@@ -61,7 +61,7 @@ from imgbench.stores.base import (
     worker_count,
 )
 
-PRESENTATION = Presentation(label="Zarr", colour="tab:gray", rank=100)
+PRESENTATION = Presentation(label="Zarr", colour="tab:gray", rank=92)
 
 GROUP = "images.zarr"
 SHARD_IMAGES = 1024  # images per shard file (`zarr`)

@@ -9,7 +9,7 @@ from imgbench.cells import Presentation
 from imgbench.stores.base import Store
 from imgbench.stores.zarr import DocumentedZarrStore, FastZarrStore
 
-PRESENTATION = Presentation(label="Zarr chunked", colour="darkslategray", rank=105)
+PRESENTATION = Presentation(label="Zarr chunked", colour="darkslategray", rank=94)
 
 
 class DocumentedChunkedZarrStore(DocumentedZarrStore):
