@@ -573,13 +573,14 @@ def test_failed_save_leaves_no_partial_file(
     [
         (["files", "lmdb", "hdf5"], 0, 0),
         (["arrow", "zarr_chunked", "tiledb", "parquet"] * 5, 35, 90),
+        (["arrow", "zarr_chunked", "tiledb", "parquet"] * 9, 90, 90),
     ],
-    ids=["three stores", "twenty long names"],
+    ids=["three stores", "twenty long names", "thirty-six long names"],
 )
 def test_bar_labels_fit_their_space(formats, rotation, value_rotation) -> None:
     """Tick labels keep to their bar's space: upright while they fit at a readable size, tilted
-    when twenty stores with names such as "Zarr chunked+zstd" share the widest figure; value
-    labels above the bars turn vertical then."""
+    when twenty stores with names such as "Zarr chunked+zstd" share the widest figure, vertical
+    when thirty-six do; value labels above the bars turn vertical then."""
     series = [Series(name, "documented", "zstd", stores.presentation(name)) for name in formats]
     drawn = parts.new_figure(parts.bar_width(len(series)))
     axes = drawn.add_subplot()

@@ -98,13 +98,14 @@ CHARACTER_WIDTH = 0.6
 AXES_SHARE = 0.8
 LARGEST_TICK_POINTS = 10.0
 SMALLEST_TICK_POINTS = 7.5
+STEEP_BAR_INCHES = 0.45  # narrower categories get vertical tick labels: tilted ones overlap
 ROOMY_BAR_INCHES = 0.9  # a category this wide has room for an upright "0.709×" above its bars
 
 
 def series_axis(axes: Axes, series: list[Series]) -> np.ndarray:
     """Category positions and two-line tick labels ("PNG" over "tutorial") for bar figures:
-    shrunk to fit the space of one bar, or tilted where many long names ("Arrow IPC+raw") would
-    still run into each other."""
+    shrunk to fit the space of one bar, or tilted (vertical when narrower still) where many long
+    names ("Arrow IPC+raw") would run into each other."""
     positions = np.arange(len(series), dtype=float)
     labels = [one.label("\n") for one in series]
     axes.set_xticks(positions, labels)
@@ -113,11 +114,13 @@ def series_axis(axes: Axes, series: list[Series]) -> np.ndarray:
     fitting = per_bar * 72 / (widest * CHARACTER_WIDTH)  # the largest size that fits, in points
     if fitting >= SMALLEST_TICK_POINTS:
         axes.tick_params(axis="x", labelsize=min(LARGEST_TICK_POINTS, fitting))
-    else:
+    elif per_bar >= STEEP_BAR_INCHES:
         axes.tick_params(axis="x", labelsize=SMALLEST_TICK_POINTS, labelrotation=35)
         for tick in axes.get_xticklabels():
             tick.set_horizontalalignment("right")
             tick.set_rotation_mode("anchor")
+    else:  # upright, each label is only as wide as its lines are high
+        axes.tick_params(axis="x", labelsize=SMALLEST_TICK_POINTS, labelrotation=90)
     axes.set_xlim(-0.6, len(series) - 0.4)
     axes.grid(True, axis="y", alpha=0.3)
     axes.set_axisbelow(True)
