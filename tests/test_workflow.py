@@ -155,3 +155,28 @@ def test_conda_environments_pin_what_the_lock_file_pins(environment: str) -> Non
     for name, version in pinned:
         if name != "python":
             assert locked[CONDA_TO_PYPI.get(name, name)] == version, name
+
+
+def _deep_merged(base: dict, change: dict) -> dict:
+    """`change` over `base` key by key, as Snakemake merges `--configfile` overlays."""
+    result = dict(base)
+    for key, value in change.items():
+        both_mappings = isinstance(value, dict) and isinstance(base.get(key), dict)
+        result[key] = _deep_merged(base[key], value) if both_mappings else value
+    return result
+
+
+@pytest.mark.parametrize(
+    "overlays",
+    [["full.yaml"], ["columnar.yaml"], ["columnar.yaml", "columnar-targets.yaml"]],
+    ids=["full", "columnar", "columnar-targets"],
+)
+def test_the_shipped_overlays_pass_config_checks_and_plan(overlays, tmp_path: Path) -> None:
+    """Every overlay the README offers is a valid config that plans a run (a dry run)."""
+    project = copy_project(tmp_path)
+    config = yaml.safe_load((REPO / "config/synthetic.yaml").read_text())
+    for name in overlays:
+        config = _deep_merged(config, yaml.safe_load((REPO / "config" / name).read_text()))
+    run = run_snakemake(project, config, "--dry-run", "--quiet", "rules")
+    assert run.returncode == 0, run.output[-3000:]
+    assert "read_store" in run.output, run.output[-3000:]
