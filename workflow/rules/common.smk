@@ -81,9 +81,7 @@ def read_factor(factor):
         store = stores.get_store(wildcards.format, wildcards.implementation)
         return read_factors(
             READS, wildcards.format, wildcards.implementation, store.concurrent_readers
-        )[
-            factor
-        ]
+        )[factor]
 
     return values
 
