@@ -135,7 +135,7 @@ def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_
 
 
 # conda-forge names of the packages whose PyPI names differ.
-CONDA_TO_PYPI = {"python-lmdb": "lmdb", "matplotlib-base": "matplotlib"}
+CONDA_TO_PYPI = {"python-lmdb": "lmdb", "matplotlib-base": "matplotlib", "tiledb-py": "tiledb"}
 
 
 @pytest.mark.parametrize("environment", ["environment.yml", "workflow/envs/imgbench.yaml"])
