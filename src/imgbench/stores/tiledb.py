@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -97,12 +97,12 @@ def group_metadata(path: Path) -> dict[str, Any]:
         ) from error
 
 
-def layouts(count: int, shape: tuple[int, ...]) -> dict[tuple[int, ...], str]:
-    """The pixel array shapes either implementation writes, and which one writes each."""
+def layouts(count: int, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """The shape of the pixel array each implementation writes (either reads both)."""
     height, width, channels = shape
     return {
-        (count, height, width, channels): "documented",
-        (count, height, width * channels): "fast",
+        "documented": (count, height, width, channels),
+        "fast": (count, height, width * channels),
     }
 
 
@@ -115,7 +115,7 @@ def check_arrays(path: Path, described: dict[str, Any], images: Any, labels: Any
         "labels": (labels.shape, labels.schema.attr(0).name, str(labels.schema.attr(0).dtype)),
     }
     if (
-        found["images"][0] not in layouts(count, shape)
+        found["images"][0] not in layouts(count, shape).values()
         or found["images"][1:] != ("pixel", "uint8")
         or found["labels"] != ((count,), "label", "uint8")
     ):
@@ -189,7 +189,6 @@ class TileDBStore(Store):
     marker = f"{GROUP}/__tiledb_group.tdb"
     codecs = ("raw", "zstd")
     concurrent_readers = False  # TileDB may deadlock in a process forked after it was used
-    layout: ClassVar[str]  # which of `layouts` this implementation writes
 
     def stored_codec(self, path: Path) -> str:
         return str(group_metadata(path)["codec"])
@@ -218,9 +217,7 @@ class TileDBStore(Store):
         if len(labels) != len(images):
             raise StoreError(f"{len(images)} images but {len(labels)} labels")
         count, shape = len(images), tuple(images.shape[1:])
-        pixels_shape = next(
-            dims for dims, writer in layouts(count, shape).items() if writer == self.layout
-        )
+        pixels_shape = layouts(count, shape)[self.implementation]
         uri, ctx = new_file(path, GROUP), context(workers)
         tiledb.Group.create(str(uri), ctx=ctx)
         filters = [tiledb.ZstdFilter(level=ZSTD_LEVEL)] if self.codec.name == "zstd" else []
@@ -276,12 +273,10 @@ class TileDBStore(Store):
 
 class DocumentedTileDBStore(TileDBStore):
     implementation = "documented"
-    layout = "documented"
 
 
 class FastTileDBStore(TileDBStore):
     implementation = "fast"
-    layout = "fast"
 
 
 STORES: dict[str, Store] = {"documented": DocumentedTileDBStore(), "fast": FastTileDBStore()}
