@@ -42,7 +42,7 @@ $(INSTALLED): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "imgbench needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable ".[dev]"
+	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable ".[dev,loader]"
 	touch $(INSTALLED)
 
 # Copy one finished run's report, tables and figures into docs/benchmark/ to be committed.
