@@ -36,3 +36,7 @@ class VerificationError(StoreError):
 
 class ResultArchiveError(ImgbenchError):
     """A result archive cannot be written, or is unreadable or not an imgbench archive."""
+
+
+class LoaderError(ImgbenchError):
+    """A training loader over a store failed: a worker died or hung, or the store went away."""

@@ -120,6 +120,9 @@ class Store(ABC):
     # (LevelDB locks its database), and its library still works in a child forked after the
     # parent used it (Lance and TensorStore do not: a forked reader aborted with SIGABRT).
     concurrent_readers: ClassVar[bool] = True
+    # Whether a training loader reads the store best as a stream of whole files (tar shards):
+    # the loader experiment then also measures it through `imgbench.torch.ShardStream`.
+    streams: ClassVar[bool] = False
     # Name patterns of files holding run-time state, not data (e.g. LMDB's lock file): left out
     # of checksums.
     volatile: ClassVar[frozenset[str]] = frozenset()

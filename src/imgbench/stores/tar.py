@@ -438,6 +438,7 @@ class TarStore(Store):
     format = "tar"
     marker = INDEX_FILE
     codecs = ("png", "jpeg", "qoi", "raw")
+    streams = True
 
     def __init__(self, codec: Codec | None = None, *, shard_bytes: int = SHARD_BYTES) -> None:
         super().__init__(codec)
@@ -453,6 +454,11 @@ class TarStore(Store):
 
     def owns(self, path: Path) -> bool:
         return read_index_file(path) is not None
+
+    def shard_index(self, path: Path) -> TarIndex:
+        """The shards and members of the store at `path`, for reading it as a stream
+        (`imgbench.torch.ShardStream`)."""
+        return load_index(path, self.codec)
 
 
 def tar_member(name: str, size: int) -> tarfile.TarInfo:
