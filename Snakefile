@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/stores.smk"
+include: "workflow/rules/loader.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/provenance.smk"
 

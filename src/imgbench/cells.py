@@ -281,6 +281,48 @@ SUMMARY_COLUMNS = (
 )
 DISK_KEYS = (*SERIES_KEYS, "n_images")
 DISK_COLUMNS = (*DISK_KEYS, "kib_allocated", "kib_apparent", "sha256")
+
+
+# --- The training loader (`imgbench.loader`) ---------------------------------------------------
+
+
+class Sampler(StrEnum):
+    """The order a loader visits a store in, each epoch: a fresh full permutation, shuffled
+    blocks of consecutive images (`imgbench.samplers`), index order, or a tar store's shards
+    streamed in shuffled order through a shuffle buffer (`imgbench.torch.ShardStream`)."""
+
+    SHUFFLE = "shuffle"
+    BLOCK = "block"
+    SEQUENTIAL = "sequential"
+    STREAM = "stream"
+
+
+# The loader's physical limits: the same loader over the pool as an array in memory, and over the
+# raw baseline's images.npy memory-mapped. Rows name them as format `limit`, codec raw.
+LIMIT_FORMAT = "limit"
+LIMIT_PRESENTATION = Presentation(label="limit", colour="silver", rank=BASELINE_RANK + 2)
+LOADER_KEYS = (*SERIES_KEYS, "n_images", "sampler", "workers", "batch_size")
+LOADER_MEASURES = (
+    "first_batch_seconds",  # from asking for the epoch's iterator to the first batch
+    "batch_p50_seconds",  # between consecutive batches, after the first
+    "batch_p99_seconds",
+    "peak_memory_mib",  # the whole process tree's proportional set size, at its highest
+    "distinct_labels",  # per batch, mean over the epoch's full batches
+    "distinct_labels_ideal",  # expected of a batch drawn uniformly at random from the store
+    "displacement",  # mean |position in the epoch - stored index| / N; 1/3 for a permutation
+)
+LOADER_COLUMNS = (*LOADER_KEYS, "epoch", "images", "seconds", *LOADER_MEASURES, "host")
+LOADER_SUMMARY_COLUMNS = (
+    *LOADER_KEYS,
+    "epochs",
+    "images",
+    "seconds_median",
+    "seconds_ci_low",
+    "seconds_ci_high",
+    "images_per_second",  # images / median seconds of an epoch
+    *LOADER_MEASURES,  # medians over the epochs; peak memory is the highest
+)
+
 RUN_ID_COLUMN = "run_id"  # first column of every aggregated table
 # Columns that hold numbers; all others are names, "n/a" included.
 NUMERIC_COLUMNS = frozenset(
@@ -290,6 +332,7 @@ NUMERIC_COLUMNS = frozenset(
     | {"seconds_ci_low", "seconds_ci_high", "ci_coverage", "ci_half_width"}
     | {"images_per_second", "resident_fraction_max", "kib_allocated", "kib_apparent"}
     | {"batch_p50_seconds", "batch_p99_seconds"}
+    | {"workers", "batch_size", "epoch", "epochs", *LOADER_MEASURES}
 )
 
 

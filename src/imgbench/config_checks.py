@@ -4,6 +4,7 @@ measurement."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,15 +41,66 @@ def check_repeats(repeats: Mapping[str, float]) -> None:
 def check_variations_for(reads: Mapping[str, object]) -> None:
     """Refuse implementation names (or `format/implementation` pairs) in `reads.variations_for`
     that no format has (a typo would otherwise silently measure no variation)."""
+    _check_implementation_names(reads["variations_for"], "reads.variations_for")  # type: ignore[arg-type]
+
+
+def _check_implementation_names(names: list[str], key: str) -> None:
     pairs = {f"{name}/{one}" for name in formats() for one in implementations(name)}
     known = {BASELINE, *(pair.split("/")[1] for pair in pairs)}
-    unknown = [one for one in reads["variations_for"] if one not in known | pairs]  # type: ignore[attr-defined]
+    unknown = [one for one in names if one not in known | pairs]
     if unknown:
         raise ConfigError(
-            f"`reads.variations_for` names {', '.join(map(repr, unknown))}, which no format "
+            f"`{key}` names {', '.join(map(repr, unknown))}, which no format "
             f"implements; known implementations: {', '.join(sorted(known))}, or one format's "
             "as `format/implementation` (e.g. parquet/documented)"
         )
+
+
+LOADER_EXTRA = (
+    "install PyTorch with the project's `loader` extra (`pip install -e '.[loader]'`, which "
+    "`make` runs; it pins the CPU build torch==2.13.0, see README.md), or set "
+    "`loader.enabled: false` to leave the loader experiment out"
+)
+
+
+def check_loader(config: Mapping[str, object]) -> None:
+    """Refuse, before any job runs, a loader experiment this machine or config cannot run:
+    PyTorch missing, `loader.n` below every cutoff, unknown implementations."""
+    loader: Mapping[str, object] = config["loader"]  # type: ignore[assignment]
+    if not loader["enabled"]:
+        return
+    if importlib.util.find_spec("torch") is None:
+        raise ConfigError(f"`loader.enabled` is true but PyTorch is not installed: {LOADER_EXTRA}")
+    count = loader_images(config)
+    if count is None:
+        raise ConfigError(
+            f"`loader.n` is {loader['n']}, below every cutoff {config['cutoffs']}: the loader "
+            "reads the largest store up to `loader.n` images, so raise it (or set null for the "
+            "largest cutoff)"
+        )
+    _check_implementation_names(loader["implementations"], "loader.implementations")  # type: ignore[arg-type]
+
+
+def loader_images(config: Mapping[str, object]) -> int | None:
+    """The images each loader cell reads: the largest cutoff up to `loader.n` (null: the
+    largest cutoff); None if every cutoff is above it."""
+    most = config["loader"]["n"]  # type: ignore[index]
+    fitting = [n for n in config["cutoffs"] if most is None or n <= most]  # type: ignore[attr-defined]
+    return max(fitting) if fitting else None
+
+
+def loaded_stores(
+    stores: list[tuple[str, str, str]], loader: Mapping[str, object]
+) -> list[tuple[str, str, str]]:
+    """The measured stores the loader experiment reads: those of `loader.implementations`."""
+    if not loader["enabled"]:
+        return []
+    named: list[str] = loader["implementations"]  # type: ignore[assignment]
+    return [
+        (name, implementation, codec)
+        for name, implementation, codec in stores
+        if implementation in named or f"{name}/{implementation}" in named
+    ]
 
 
 def check_stores_folder(stores: Mapping[str, object]) -> None:

@@ -40,7 +40,7 @@ def build_store(
 ) -> None:
     """Write the store of the pool's first `n_images` images as often as `repeats` says, keep
     the last and set the others aside in `discarded` (`imgbench.discards`)."""
-    _pin(threads)
+    thread_pools.pin_for_job(threads)
     images, labels = Pool.load(pool).first(n_images)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_write_many(store, images, labels, store_dir, policy, discarded)
@@ -63,7 +63,7 @@ def read_store(
 ) -> None:
     """Read the store back in every read cell as often as `repeats` says, verifying every
     read."""
-    _pin(threads)
+    thread_pools.pin_for_job(threads)
     images, labels = Pool.load(pool).first(n_images)
     images = expected_images(store.codec, images)
     cells = read_cells(caches, orders, readers)
@@ -84,7 +84,7 @@ def single_image(
 ) -> None:
     """The tutorial's one-image write and read; the one-image stores are written beside
     `scratch`, in the stores folder, like the big ones, and set aside in `discarded`."""
-    _pin(threads)
+    thread_pools.pin_for_job(threads)
     images, labels = Pool.load(pool).first(operations)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_single(store, images, labels, scratch, policy, operations, discarded)
@@ -103,7 +103,7 @@ def decode_floor(
     """Decode the pool's first `n_images` images in `codec` from memory as often as `repeats`
     says: the floor every store of that codec is compared with. `quality` records the codec's
     mean bytes per image and its error against the source images (PSNR)."""
-    _pin(threads)
+    thread_pools.pin_for_job(threads)
     images, _ = Pool.load(pool).first(n_images)
     blobs = encode_many(codec, images, threads)
     expected = images if codec.lossless else decode_many(codec, blobs, images.shape[1:], threads)
@@ -123,12 +123,6 @@ def decode_floor(
     write_rows(table, TIMING_COLUMNS, [timing.row(**labels) for timing in timings])
     for timing in timings:
         print(f"{codec.name} decode floor n={n_images} #{timing.repeat}: {timing.seconds:.6f} s")
-
-
-def _pin(threads: int) -> None:
-    """Cap every library's thread pool at the job's threads, and say so in the job's log."""
-    for line in thread_pools.pin(threads):
-        print(line)
 
 
 def _write_timings(

@@ -16,6 +16,10 @@ from imgbench import provenance
 from imgbench.atomic_files import atomic_path
 from imgbench.cells import (
     DISK_COLUMNS,
+    LOADER_COLUMNS,
+    LOADER_KEYS,
+    LOADER_MEASURES,
+    LOADER_SUMMARY_COLUMNS,
     RUN_ID_COLUMN,
     SUMMARY_COLUMNS,
     SUMMARY_KEYS,
@@ -23,7 +27,7 @@ from imgbench.cells import (
 )
 from imgbench.confidence import median_interval
 
-SORT_KEYS = [*SUMMARY_KEYS, "repeat", "sample"]
+SORT_KEYS = [*SUMMARY_KEYS, "sampler", "workers", "repeat", "sample", "epoch"]
 
 
 def concat_tables(paths: Iterable[Path], columns: Sequence[str]) -> pd.DataFrame:
@@ -91,4 +95,33 @@ def aggregate(
         (all_timings, timings),
         (all_disk, disk),
     ):
+        write_table(frame.assign(**{RUN_ID_COLUMN: run_id})[[RUN_ID_COLUMN, *frame.columns]], path)
+
+
+def summarise_loader(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Per loader cell: the median epoch with its 95% interval, images per second at the median,
+    the medians of the other measures over the epochs and the highest peak memory."""
+    grouped = epochs.groupby(list(LOADER_KEYS), sort=True)
+    measures = {name: (name, "median") for name in LOADER_MEASURES}
+    measures["peak_memory_mib"] = ("peak_memory_mib", "max")
+    summary = grouped.agg(
+        epochs=("seconds", "count"),
+        images=("images", "first"),
+        seconds_median=("seconds", "median"),
+        **measures,
+    ).reset_index()
+    intervals = [median_interval(cell.to_numpy()) for _, cell in grouped["seconds"]]
+    summary["seconds_ci_low"] = [interval.low for interval in intervals]
+    summary["seconds_ci_high"] = [interval.high for interval in intervals]
+    summary["images_per_second"] = summary["images"] / summary["seconds_median"]
+    return summary[list(LOADER_SUMMARY_COLUMNS)]
+
+
+def aggregate_loader(
+    loader_tables: Sequence[Path], provenance_record: Path, epochs: Path, summary: Path
+) -> None:
+    """The loader experiment's tidy tables: every epoch, and a summary per cell."""
+    run_id = provenance.read(provenance_record)["run_id"]
+    all_epochs = concat_tables(loader_tables, LOADER_COLUMNS)
+    for frame, path in ((all_epochs, epochs), (summarise_loader(all_epochs), summary)):
         write_table(frame.assign(**{RUN_ID_COLUMN: run_id})[[RUN_ID_COLUMN, *frame.columns]], path)

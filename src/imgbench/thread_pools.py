@@ -44,3 +44,9 @@ def pin(threads: int) -> list[str]:
         for pool in threadpool_info()
     ]
     return [f"thread pools capped at {threads}: {', '.join(ENVIRONMENT)}", *loaded]
+
+
+def pin_for_job(threads: int) -> None:
+    """`pin`, saying in the job's log what was capped."""
+    for line in pin(threads):
+        print(line)

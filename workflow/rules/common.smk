@@ -8,13 +8,23 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from imgbench import code_tracking, discards, machine, stores, thread_pools
-from imgbench.cells import FLOOR_FORMAT, Operation, read_factors
+from imgbench.cells import (
+    FLOOR_FORMAT,
+    LIMIT_FORMAT,
+    RAW_CODEC,
+    Operation,
+    codec_rank,
+    read_factors,
+)
 from imgbench.config_checks import (
     check_cutoffs_fit,
+    check_loader,
     check_repeats,
     check_stores_folder,
     check_variations_for,
     decode_floors,
+    loaded_stores,
+    loader_images,
     measured_stores,
 )
 from imgbench.present import registry
@@ -24,6 +34,7 @@ check_cutoffs_fit(config)
 check_stores_folder(config["stores"])
 check_repeats(config["repeats"])
 check_variations_for(config["reads"])
+check_loader(config)
 
 DATASET = config["dataset"]
 CUTOFFS = config["cutoffs"]
@@ -43,8 +54,27 @@ STORES = measured_stores(config)
 FORMATS = list(dict.fromkeys(name for name, _, _ in STORES))
 # The encoded codecs whose decode floor is measured beside the raw baseline.
 FLOORS = decode_floors(STORES, config["baseline"])
+# The stores the loader experiment reads, how many images, and the encoded codecs whose limit
+# (their images encoded in memory) it measures beside the raw ones.
+LOADER_STORES = loaded_stores(STORES, config["loader"])
+LOADER_N = loader_images(config)
+LOADER_CODECS = sorted(
+    {codec for _, _, codec in LOADER_STORES if codec != RAW_CODEC}, key=codec_rank
+)
+# Only a JPEG limit depends on the JPEG quality.
+LOADER_JPEG_QUALITY = config["jpeg_quality"] if "jpeg" in LOADER_CODECS else None
+# What a loader job uses; `enabled`, `n` and `implementations` only choose which jobs exist.
+LOADER_SETTINGS = {
+    key: value
+    for key, value in config["loader"].items()
+    if key not in {"enabled", "n", "implementations"}
+}
 # How each measured format is shown: a figure or the report redraws when one changes.
-PRESENTATIONS = stores.presentations(FORMATS + ([FLOOR_FORMAT] if FLOORS else []))
+PRESENTATIONS = stores.presentations(
+    FORMATS
+    + ([FLOOR_FORMAT] if FLOORS else [])
+    + ([LIMIT_FORMAT] if LOADER_STORES else [])
+)
 
 
 wildcard_constraints:
@@ -251,7 +281,47 @@ def job_time_files():
     floors = expand(
         "results/benchmarks/decode_floor/{codec}/{n}.tsv", codec=FLOORS, n=CUTOFFS
     )
-    return per_cutoff + single + floors
+    loaders = [
+        f"results/benchmarks/loader/{name}/{implementation}/{codec}/{LOADER_N}.tsv"
+        for name, implementation, codec in LOADER_STORES
+    ]
+    limits = (
+        [f"results/benchmarks/loader_limits/{LOADER_N}.tsv"] if LOADER_STORES else []
+    )
+    return per_cutoff + single + floors + loaders + limits
+
+
+def loader_tables():
+    """The loader experiment's tables: one per loaded store, and the limits'."""
+    if not LOADER_STORES:
+        return []
+    return [
+        f"results/measurements/{name}/{implementation}/{codec}/{LOADER_N}/loader.csv"
+        for name, implementation, codec in LOADER_STORES
+    ] + [f"results/measurements/limit/{LOADER_N}/loader.csv"]
+
+
+def loader_report_tables():
+    """The loader's epochs and summary, for the benchmark report, if it runs."""
+    if not LOADER_STORES:
+        return []
+    return ["results/tables/loader.csv", "results/tables/loader_summary.csv"]
+
+
+def raw_store_for_limits(wildcards):
+    """The raw baseline's store at the loader's N, memory-mapped as a limit, if it is built."""
+    if not config["baseline"]:
+        return []
+    return STORE_DIR.format(
+        format="raw", implementation="baseline", codec="raw", n=wildcards.n
+    )
+
+
+def loader_mem_mb(wildcards):
+    """The pool, the images the loader must return, the batches of an epoch kept to check them,
+    a limit's copy in memory, and the workers' shared batches; 1 GB for Python and torch.
+    """
+    return 1024 + math.ceil(6 * int(wildcards.n) * IMAGE_BYTES / 2**20)
 
 
 def disk_tables():
@@ -273,12 +343,40 @@ THREAD_CAPS = {
     "read_store": thread_pools.caps(STORE_TIMING_THREADS),
     "decode_floor": thread_pools.caps(STORE_TIMING_THREADS),
     "single_image": thread_pools.caps(SINGLE_IMAGE_THREADS),
+    "loader": thread_pools.caps(STORE_TIMING_THREADS),
+    "loader_limits": thread_pools.caps(STORE_TIMING_THREADS),
 }
+
+
+# Where each table a figure may be drawn from is (`registry.FigureSpec.tables`).
+FIGURE_TABLES = {
+    "summary": "results/tables/summary.csv",
+    "disk": "results/tables/disk_usage.csv",
+    "loader_summary": "results/tables/loader_summary.csv",
+}
+
+
+def figure_tables(wildcards):
+    """The tables figure `wildcards.figure` is drawn from, by name."""
+    return {
+        name: FIGURE_TABLES[name] for name in registry.BY_NAME[wildcards.figure].tables
+    }
+
+
+def drawn_figures():
+    """Every figure whose tables this run makes: the loader's only if it runs."""
+    return [
+        spec.name
+        for spec in registry.FIGURES
+        if LOADER_STORES or spec.tables != registry.LOADER_TABLES
+    ]
 
 
 def figure_files():
     return expand(
-        "results/figures/{figure}.{ext}", figure=registry.NAMES, ext=registry.FILE_TYPES
+        "results/figures/{figure}.{ext}",
+        figure=drawn_figures(),
+        ext=registry.FILE_TYPES,
     )
 
 
@@ -324,4 +422,5 @@ def final_outputs():
         "results/tables/summary.csv",
         "results/tables/benchmark.md",
         *figure_files(),
+        *loader_report_tables(),
     ]

@@ -12,7 +12,7 @@ checkpoint provenance:
         record=report(
             "results/provenance.json",
             caption="../report/provenance.rst",
-            category="7. Provenance",
+            category="8. Provenance",
         ),
         config="results/config.yaml",
     log:

@@ -13,17 +13,17 @@ rule aggregate:
         timings=report(
             "results/tables/timings.csv",
             caption="../report/timings.rst",
-            category="6. Tables",
+            category="7. Tables",
         ),
         disk=report(
             "results/tables/disk_usage.csv",
             caption="../report/disk_usage.rst",
-            category="6. Tables",
+            category="7. Tables",
         ),
         summary=report(
             "results/tables/summary.csv",
             caption="../report/summary.rst",
-            category="6. Tables",
+            category="7. Tables",
         ),
     log:
         "results/logs/aggregate.log",
@@ -35,8 +35,7 @@ rule aggregate:
 
 rule figure:
     input:
-        summary="results/tables/summary.csv",
-        disk="results/tables/disk_usage.csv",
+        unpack(figure_tables),
         code=figure_code,
     output:
         png=report(
@@ -51,6 +50,7 @@ rule figure:
         "../envs/imgbench.yaml"
     params:
         family=lambda wildcards: registry.BY_NAME[wildcards.figure].family,
+        tables=lambda wildcards: registry.BY_NAME[wildcards.figure].tables,
         presentations=PRESENTATIONS,
         # Not used by the job: the HTML report shows it, and a new caption redraws the figure so
         # the report is made again.
@@ -66,13 +66,14 @@ rule benchmark_report:
         disk="results/tables/disk_usage.csv",
         benchmarks=job_time_files(),
         codecs=codec_records(),
+        loader=loader_report_tables(),
         provenance="results/provenance.json",
         code=tracked_code("benchmark_report.py"),
     output:
         report(
             "results/tables/benchmark.md",
             caption="../report/benchmark.rst",
-            category="6. Tables",
+            category="7. Tables",
         ),
     log:
         "results/logs/benchmark_report.log",
@@ -81,6 +82,6 @@ rule benchmark_report:
     params:
         config=report_config(),
         presentations=PRESENTATIONS,
-        figures=list(registry.NAMES),
+        figures=drawn_figures(),
     script:
         "../scripts/benchmark_report.py"

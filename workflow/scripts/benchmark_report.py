@@ -17,4 +17,9 @@ with job_log(snakemake.log[0]):
         config=dict(snakemake.params.config),
         presentations=dict(snakemake.params.presentations),
         figures=list(snakemake.params.figures),
+        loader=(
+            (Path(snakemake.input.loader[0]), Path(snakemake.input.loader[1]))
+            if snakemake.input.loader
+            else None
+        ),
     )

@@ -9,8 +9,7 @@ with job_log(snakemake.log[0]):
     draw(
         name=snakemake.wildcards.figure,
         family=snakemake.params.family,
-        summary=Path(snakemake.input.summary),
-        disk=Path(snakemake.input.disk),
+        tables={name: Path(snakemake.input[name]) for name in snakemake.params.tables},
         presentations=dict(snakemake.params.presentations),
         outputs=[Path(snakemake.output.png), Path(snakemake.output.svg)],
     )

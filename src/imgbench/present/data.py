@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -30,6 +31,7 @@ from imgbench.cells import (
     writes,
 )
 from imgbench.present.style import LineLook, format_colours, implementation_looks, line_style
+from imgbench.tables import read_table
 
 # The columns figures use, of the tables `imgbench.tables` writes.
 SUMMARY_NEEDS = (*SUMMARY_KEYS, "images", "seconds_median", "seconds_ci_low", "seconds_ci_high")
@@ -59,6 +61,13 @@ class FigureData:
         colours = format_colours({name for name, _, _ in keys}, presentations)
         looks = implementation_looks({implementation for _, implementation, _ in keys})
         return cls(summary, disk, presentations, colours, looks)
+
+    @classmethod
+    def load(
+        cls, tables: Mapping[str, Path], presentations: Mapping[str, Presentation]
+    ) -> FigureData:
+        """The summary and disk tables a figure job was given, checked."""
+        return cls.of(read_table(tables["summary"]), read_table(tables["disk"]), presentations)
 
     def series(self, *frames: pd.DataFrame) -> list[Series]:
         """The series present in `frames`, in reading order."""

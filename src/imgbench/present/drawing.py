@@ -1,5 +1,8 @@
-"""The figure job: one figure, by name, drawn by its family module from the summary and disk
-tables and written as every file type the workflow declares."""
+"""The figure job: one figure, by name, drawn by its family module from the tables the registry
+names for it and written as every file type the workflow declares.
+
+A family reads its tables with its `load_data(tables, presentations)` if it has one (the loader's
+figures read the loader summary), else as `FigureData` (the summary and disk tables)."""
 
 from __future__ import annotations
 
@@ -12,10 +15,9 @@ from matplotlib.figure import Figure
 from imgbench.cells import presentations_from
 from imgbench.present import parts
 from imgbench.present.data import FigureData
-from imgbench.tables import read_table
 
 
-def figure(name: str, family: str, data: FigureData) -> Figure:
+def figure(name: str, family: str, data: object) -> Figure:
     """Figure `name` as the module `imgbench.present.<family>` draws it."""
     drawers = importlib.import_module(f"imgbench.present.{family}").DRAWERS
     if name not in drawers:
@@ -25,7 +27,7 @@ def figure(name: str, family: str, data: FigureData) -> Figure:
     return drawers[name](data)
 
 
-def write_figure(name: str, family: str, data: FigureData, paths: Sequence[Path]) -> None:
+def write_figure(name: str, family: str, data: object, paths: Sequence[Path]) -> None:
     """Draw figure `name` and write it to each of `paths` (PNG, SVG)."""
     with parts.style_context():
         parts.save(figure(name, family, data), paths)
@@ -34,17 +36,14 @@ def write_figure(name: str, family: str, data: FigureData, paths: Sequence[Path]
 def draw(
     name: str,
     family: str,
-    summary: Path,
-    disk: Path,
+    tables: Mapping[str, Path],
     presentations: Mapping[str, Mapping[str, object]],
     outputs: Sequence[Path],
 ) -> None:
     """The figure job: the tables are checked before anything is drawn, so bad input leaves no
     partial output."""
-    data = FigureData.of(
-        read_table(summary),
-        read_table(disk),
-        presentations_from(presentations),
-    )
+    module = importlib.import_module(f"imgbench.present.{family}")
+    load = getattr(module, "load_data", FigureData.load)
+    data = load(tables, presentations_from(presentations))
     write_figure(name, family, data, outputs)
     print("\n".join(map(str, outputs)))

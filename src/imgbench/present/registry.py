@@ -18,6 +18,11 @@ IMPLEMENTATIONS = "2. Implementations and baseline"
 VARIATIONS = "3. Read variations"
 DURABILITY = "4. Durable writes"
 CODECS = "5. Codecs and containers"
+LOADER = "6. Training loader"
+# The tables figures are drawn from, by name (the workflow says where each is): most figures use
+# the summary and disk tables; the loader's use its own summary, made only when it runs.
+MEASUREMENT_TABLES = ("summary", "disk")
+LOADER_TABLES = ("loader_summary",)
 # Said by every read-variation caption: which stores have the varied cell.
 VARIED_STORES = (
     " Only stores of the implementations config ``reads.variations_for`` names (by default "
@@ -31,6 +36,7 @@ class FigureSpec:
     family: str  # the module of imgbench.present that draws it
     category: str  # where Snakemake's HTML report shows it
     caption: str  # reStructuredText, shown under it in the HTML report
+    tables: tuple[str, ...] = MEASUREMENT_TABLES
 
 
 FIGURES: tuple[FigureSpec, ...] = (
@@ -194,6 +200,44 @@ FIGURES: tuple[FigureSpec, ...] = (
         "plus one ``syncfs`` of the store's filesystem, which makes every file and folder it wrote "
         "durable; labels give the total and the share spent in sync. The tutorial's LMDB syncs on "
         "commit by itself, other formats never do, so only the total compares them fairly.",
+    ),
+    # The training loader (config `loader`).
+    FigureSpec(
+        "loader_throughput",
+        "loader",
+        LOADER,
+        "Images per second of whole epochs through PyTorch's DataLoader (batches of "
+        "``loader.batch_size``), each store's ÷ the in-memory limit's (the same images as an "
+        "array in memory, same sampler and worker count), one panel per sampler: ``shuffle`` a "
+        "fresh permutation per epoch, ``block`` shuffled blocks of consecutive images, "
+        "``sequential`` in order, ``stream`` a tar store's shards through a shuffle buffer. "
+        "Solid bars without worker processes, hatched with them; stores whose library cannot be "
+        "read in forked workers (LevelDB, Lance, TensorStore, TileDB) have no hatched bar. The "
+        "limit rows are the other limits: the raw baseline memory-mapped and each codec's "
+        "images encoded in memory.",
+        LOADER_TABLES,
+    ),
+    FigureSpec(
+        "loader_shuffle_tradeoff",
+        "loader",
+        LOADER,
+        "What each sampler buys and costs: images per second (up is faster) against how far "
+        "images move from their stored position in an epoch (mean distance ÷ N, right is better "
+        "mixed; 1/3 is a uniform shuffle, 0 reading in order), one point per store and sampler "
+        "without worker processes, a store's points joined. Block shuffling and shuffle buffers "
+        "trade mixing for reading consecutive images.",
+        LOADER_TABLES,
+    ),
+    FigureSpec(
+        "loader_batch_latency",
+        "loader",
+        LOADER,
+        "How long a training step waits for its batch: the median gap between consecutive "
+        "batches (bar) and its 99th percentile (whisker), and the time to the first batch "
+        "(triangle: creating the iterator, starting workers and opening the store), for the "
+        "``shuffle`` sampler without and with worker processes (hatched). Log scale; lower is "
+        "better.",
+        LOADER_TABLES,
     ),
 )
 BY_NAME: dict[str, FigureSpec] = {spec.name: spec for spec in FIGURES}

@@ -22,6 +22,7 @@ from imgbench.cells import (
     CODEC_COLUMN,
     FLOOR_FORMAT,
     FORMAT_COLUMN,
+    LIMIT_FORMAT,
     RAW_CODEC,
     SERIES_KEYS,
     SUMMARY_KEYS,
@@ -40,6 +41,8 @@ from imgbench.cells import (
     single_image,
 )
 from imgbench.confidence import CONFIDENCE, Interval, Verdict, ratio_interval, verdict
+from imgbench.present.loader_report import loader_section
+from imgbench.present.markdown import table
 from imgbench.tables import read_table
 
 TARGET_IMAGES = 100_000
@@ -53,6 +56,8 @@ EXPERIMENTS = {
     "decode_floor": "decode floors (decoding from memory)",
     "single_image": "one image at a time",
     "disk_usage": "disk use (du) and store checksums",
+    "loader": "the training loader (DataLoader epochs)",
+    "loader_limits": "the loader's limits (in memory, memory-mapped)",
 }
 
 
@@ -219,11 +224,6 @@ def _floor_row(cells: pd.DataFrame, codec: str) -> dict[str, object] | None:
     return _row(cells, *floor_series(codec).key)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def _ratio(interval: Interval, digits: int = 2) -> str:
     """A ratio and its 95% interval, as "2.10× (1.95–2.30)"."""
     return f"{interval.estimate:.{digits}f}× ({interval.low:.{digits}f}–{interval.high:.{digits}f})"
@@ -297,6 +297,7 @@ def render(
     config: Mapping[str, object],
     presentations: Mapping[str, Presentation],
     figures: Sequence[str],
+    loader: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> str:
     """The whole report as Markdown."""
     labels = Labels(presentations)
@@ -337,12 +338,14 @@ def render(
         "whole interval is on the other side, and inconclusive when the interval straddles it.",
     ]
     rows = target_rows(summary, samples, n_images, labels)
-    lines += [""] + _table(["target", "measured (95% interval)", "goal", "verdict"], rows)
+    lines += [""] + table(["target", "measured (95% interval)", "goal", "verdict"], rows)
     lines += ["", _memory_returned(timings)]
     lines += ["", *_reads_section(summary, samples, n_images, labels)]
     lines += ["", *_writes_section(summary, n_images, labels)]
     lines += ["", *_variations_section(summary, samples, n_images, labels)]
     lines += ["", *_codecs_section(codecs)]
+    if loader is not None:
+        lines += ["", *loader_section(*loader, labels.series)]
     lines += ["", *_single_section(summary, labels), "", *_disk_section(disk, n_images, labels)]
     lines += ["", *_time_section(job_times, labels)]
     lines += ["", *_figures_section(figures), ""]
@@ -399,7 +402,7 @@ def _reads_section(
         "A store's floor is the raw baseline for raw pixels and its codec's decode floor (the "
         "same images decoded from memory by the same worker processes) for encoded images.",
         "",
-        *_table(header, rows),
+        *table(header, rows),
     ]
 
 
@@ -433,7 +436,7 @@ def _writes_section(summary: pd.DataFrame, n_images: int, labels: Labels) -> lis
         "durable s (medians)",
         "images/s durable",
     ]
-    return [f"## Writing {n_images:,} images", "", *_table(header, rows)]
+    return [f"## Writing {n_images:,} images", "", *table(header, rows)]
 
 
 def _variations_section(
@@ -479,7 +482,7 @@ def _variations_section(
         "resident after eviction (max)",
         "one batch p50 / p99 ms",
     ]
-    return [f"## Read variations at {n_images:,} images", "", *_table(header, rows)]
+    return [f"## Read variations at {n_images:,} images", "", *table(header, rows)]
 
 
 def _batch_latency(cell: Mapping[str, object]) -> str:
@@ -514,7 +517,7 @@ def _codecs_section(codecs: Sequence[Mapping[str, object]]) -> list[str]:
         "its error against the source images is given here once. Raw pixels take "
         "H × W × 3 bytes per image.",
         "",
-        *_table(header, rows),
+        *table(header, rows),
     ]
 
 
@@ -530,7 +533,7 @@ def _single_section(summary: pd.DataFrame, labels: Labels) -> list[str]:
         for cell in single_image(summary).to_dict("records")
     ]
     header = ["store", "operation", "median µs", "p90 µs", "operations timed"]
-    return ["## One image at a time (a new one-image store per write)", "", *_table(header, rows)]
+    return ["## One image at a time (a new one-image store per write)", "", *table(header, rows)]
 
 
 def _disk_section(disk: pd.DataFrame, n_images: int, labels: Labels) -> list[str]:
@@ -562,7 +565,7 @@ def _disk_section(disk: pd.DataFrame, n_images: int, labels: Labels) -> list[str
         "KiB apparent (du -sk --apparent-size)",
         "allocated ÷ its raw store",
     ]
-    return [f"## Disk use at {n_images:,} images", "", *_table(header, rows)]
+    return [f"## Disk use at {n_images:,} images", "", *table(header, rows)]
 
 
 JOB_TIME_COLUMNS = ["experiment", *SERIES_KEYS, "seconds", "started", "ended"]
@@ -571,13 +574,15 @@ JOB_TIME_COLUMNS = ["experiment", *SERIES_KEYS, "seconds", "started", "ended"]
 def job_times(benchmarks: Sequence[Path]) -> pd.DataFrame:
     """The wall time of every measuring job, from Snakemake's benchmark files
     (`results/benchmarks/<rule>/<format>/<implementation>/<codec>/...tsv`, or
-    `decode_floor/<codec>/<n>.tsv`), and when each ended."""
+    `decode_floor/<codec>/<n>.tsv`, `loader_limits/<n>.tsv`), and when each ended."""
     rows = []
     for path in benchmarks:
         parts = Path(path).parts
         rule, *names = parts[parts.index("benchmarks") + 1 :]
         if rule == "decode_floor":
             store = (FLOOR_FORMAT, BASELINE, names[0])
+        elif rule == "loader_limits":
+            store = (LIMIT_FORMAT, "memory", RAW_CODEC)
         else:
             store = (names[0], names[1], names[2].removesuffix(".tsv"))
         seconds = float(pd.read_csv(path, sep="\t")["s"].iloc[0])
@@ -622,13 +627,13 @@ def _time_section(times: pd.DataFrame, labels: Labels) -> list[str]:
         ]
         for rule, row in by_experiment.sort_values("sum", ascending=False).iterrows()
     ]
-    lines += _table(["experiment", "jobs", "seconds", "share"], rows)
+    lines += table(["experiment", "jobs", "seconds", "share"], rows)
     by_store = times.groupby(list(SERIES_KEYS), sort=False).seconds.sum()
     rows = [
         [labels.series(*key).label(), f"{seconds:.0f}", _share(seconds, total)]
         for key, seconds in by_store.sort_values(ascending=False).items()
     ]
-    return [*lines, "", *_table(["store", "seconds", "share"], rows)]
+    return [*lines, "", *table(["store", "seconds", "share"], rows)]
 
 
 def _share(seconds: float, total: float) -> str:
@@ -652,8 +657,9 @@ def write_report(
     config: Mapping[str, object],
     presentations: Mapping[str, Mapping[str, object]],
     figures: Sequence[str],
+    loader: tuple[Path, Path] | None = None,
 ) -> None:
-    """The report job."""
+    """The report job; `loader` is the loader's epoch and summary tables, if it ran."""
     record = provenance.read(provenance_record)
     text = render(
         read_table(summary),
@@ -665,6 +671,7 @@ def write_report(
         {"run id": record["run_id"], **config},
         presentations_from(presentations),
         figures,
+        None if loader is None else (read_table(loader[0]), read_table(loader[1])),
     )
     with atomic_path(report) as partial:
         partial.write_text(text)

@@ -17,7 +17,13 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from imgbench.cells import FLOOR_FORMAT, FLOOR_PRESENTATION, Presentation
+from imgbench.cells import (
+    FLOOR_FORMAT,
+    FLOOR_PRESENTATION,
+    LIMIT_FORMAT,
+    LIMIT_PRESENTATION,
+    Presentation,
+)
 from imgbench.codecs import DEFAULT_JPEG_QUALITY, Codec
 from imgbench.errors import StoreError
 from imgbench.stores.base import Reader, Store
@@ -100,6 +106,8 @@ def presentation(name: str) -> Presentation:
     """How format `name` is shown; the defaults for a format without a module (an old table)."""
     if name == FLOOR_FORMAT:
         return FLOOR_PRESENTATION
+    if name == LIMIT_FORMAT:
+        return LIMIT_PRESENTATION
     if name not in formats():
         return Presentation()
     shown = getattr(_module(name), "PRESENTATION", Presentation())

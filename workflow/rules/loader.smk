@@ -1,0 +1,81 @@
+# Stage 2b: the training loader (config `loader`). Each store of `loader.implementations` at
+# `loader.n` images, and the limits (the images in memory, memory-mapped, encoded in memory),
+# read in epochs through PyTorch's DataLoader in every (sampler, workers) cell. Timing jobs: they
+# hold `timing_slot` like the others.
+
+
+rule loader:
+    input:
+        pool="results/dataset/pool.npz",
+        store_dir=STORE_DIR,
+        code=store_code("loader.py"),
+    output:
+        table="results/measurements/{format}/{implementation}/{codec}/{n}/loader.csv",
+    log:
+        "results/logs/loader/{format}/{implementation}/{codec}/{n}.log",
+    benchmark:
+        "results/benchmarks/loader/{format}/{implementation}/{codec}/{n}.tsv"
+    conda:
+        "../envs/imgbench.yaml"
+    threads: STORE_TIMING_THREADS
+    resources:
+        timing_slot=1,
+        mem_mb=loader_mem_mb,
+        runtime=store_runtime_minutes,
+    params:
+        store=store_params(),
+        repeats=config["repeats"],
+        loader=LOADER_SETTINGS,
+    script:
+        "../scripts/loader.py"
+
+
+rule loader_limits:
+    input:
+        pool="results/dataset/pool.npz",
+        raw_store=raw_store_for_limits,
+        code=tracked_code("loader_limits.py"),
+    output:
+        table="results/measurements/limit/{n}/loader.csv",
+    log:
+        "results/logs/loader_limits/{n}.log",
+    benchmark:
+        "results/benchmarks/loader_limits/{n}.tsv"
+    conda:
+        "../envs/imgbench.yaml"
+    threads: STORE_TIMING_THREADS
+    resources:
+        timing_slot=1,
+        mem_mb=loader_mem_mb,
+        runtime=store_runtime_minutes,
+    params:
+        codecs=LOADER_CODECS,
+        jpeg_quality=LOADER_JPEG_QUALITY,
+        repeats=config["repeats"],
+        loader=LOADER_SETTINGS,
+    script:
+        "../scripts/loader_limits.py"
+
+
+rule aggregate_loader:
+    input:
+        tables=loader_tables(),
+        provenance="results/provenance.json",
+        code=tracked_code("aggregate_loader.py"),
+    output:
+        epochs=report(
+            "results/tables/loader.csv",
+            caption="../report/loader_table.rst",
+            category="7. Tables",
+        ),
+        summary=report(
+            "results/tables/loader_summary.csv",
+            caption="../report/loader_summary.rst",
+            category="7. Tables",
+        ),
+    log:
+        "results/logs/aggregate_loader.log",
+    conda:
+        "../envs/imgbench.yaml"
+    script:
+        "../scripts/aggregate_loader.py"
