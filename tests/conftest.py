@@ -49,6 +49,8 @@ TINY_CONFIG = {
         "readers": [1, 2],
         "batch_size": 64,  # 150 images: batches of 64, 64 and 22
     },
+    # The loader over the 150-image stores: two samplers, without and with workers.
+    "loader": {"samplers": ["shuffle", "stream"], "workers": [0, 2], "batch_size": 64},
 }
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
 from imgbench import config_checks
-from imgbench.config_checks import check_stores_folder, decode_floors, measured_stores
+from imgbench.config_checks import (
+    check_loader,
+    check_stores_folder,
+    decode_floors,
+    loaded_stores,
+    loader_images,
+    measured_stores,
+)
 from imgbench.errors import ConfigError
 
 
@@ -107,3 +115,33 @@ def test_a_format_with_none_of_the_implementations_is_named_with_them() -> None:
     message = str(refused.value)
     assert "'hdf5' in `methods` have none of the `implementations` ['documented']" in message
     assert "codecs.hdf5" not in message
+
+
+def test_the_loader_without_torch_is_refused_naming_the_extra(monkeypatch) -> None:
+    """Before any job, unless `loader.enabled` is false."""
+    config = {
+        "cutoffs": [10, 150],
+        "loader": {"enabled": True, "n": None, "implementations": ["fast"]},
+    }
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *rest: None if name == "torch" else real(name, *rest),
+    )
+    with pytest.raises(ConfigError, match=r"PyTorch is not installed: install .* `loader` extra"):
+        check_loader(config)
+    check_loader({**config, "loader": {**config["loader"], "enabled": False}})
+
+
+def test_the_loader_reads_the_largest_cutoff_up_to_its_n() -> None:
+    loader = {"enabled": True, "n": 1000, "implementations": ["fast", "parquet/documented"]}
+    assert loader_images({"cutoffs": [10, 100, 3000], "loader": loader}) == 100
+    assert loader_images({"cutoffs": [10, 100, 3000], "loader": {**loader, "n": None}}) == 3000
+    stores = [
+        ("lmdb", "fast", "raw"),
+        ("lmdb", "tutorial", "raw"),
+        ("parquet", "documented", "raw"),
+    ]
+    assert loaded_stores(stores, loader) == [stores[0], stores[2]]
+    assert loaded_stores(stores, {**loader, "enabled": False}) == []

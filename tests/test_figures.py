@@ -6,6 +6,7 @@ import importlib
 import re
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,13 @@ from imgbench import stores
 from imgbench.cells import FLOOR_FORMAT, Presentation, Series
 from imgbench.present import parts, registry
 from imgbench.present.data import FigureData
-from imgbench.present.drawing import figure, write_figure
+from imgbench.present.drawing import draw, figure, write_figure
 from imgbench.present.registry import FILE_TYPES
 
-FIGURES = registry.NAMES
+# The figures drawn from the summary and disk tables; the loader's have tests of their own below.
+FIGURES = tuple(
+    spec.name for spec in registry.FIGURES if spec.tables == registry.MEASUREMENT_TABLES
+)
 # As the workflow passes them: every format's, and the decode floors'.
 PRESENTATIONS = {name: stores.presentation(name) for name in (*stores.formats(), FLOOR_FORMAT)}
 
@@ -41,7 +45,7 @@ def plot_figure(name: str, summary: pd.DataFrame, disk: pd.DataFrame, outdir: Pa
 def plot_all(summary: pd.DataFrame, disk: pd.DataFrame, outdir: Path) -> list[Path]:
     """Every figure, after checking the tables once: bad input writes nothing."""
     data = FigureData.of(summary, disk, PRESENTATIONS)
-    for spec in registry.FIGURES:
+    for spec in map(registry.BY_NAME.get, FIGURES):
         paths = [outdir / f"{spec.name}.{file_type}" for file_type in FILE_TYPES]
         write_figure(spec.name, spec.family, data, paths)
     return figure_paths(outdir)
@@ -203,6 +207,7 @@ def ratio_label(value: float) -> str:
 
 def test_every_figure_is_declared_once_and_drawn_by_its_family() -> None:
     assert len(FIGURES) == len(set(FIGURES)) == 17 and FILE_TYPES == ("png", "svg")
+    assert len(registry.NAMES) == len(set(registry.NAMES)) == 20
     drawn = {}
     for family in registry.FAMILIES:
         drawers = importlib.import_module(f"imgbench.present.{family}").DRAWERS
@@ -589,3 +594,94 @@ def test_bar_labels_fit_their_space(formats, rotation, value_rotation) -> None:
     assert {round(label.get_rotation()) for label in labels} == {rotation}
     assert all(label.get_fontsize() >= parts.SMALLEST_TICK_POINTS for label in labels)
     assert parts.value_label_rotation(axes, len(series)) == value_rotation
+
+
+# --- The loader's figures ---------------------------------------------------------------------
+
+
+def loader_summary(tmp_path: Path) -> Path:
+    """A loader summary as `imgbench.tables.summarise_loader` writes it: three stores, the
+    limits, two samplers (tar also streams) and 0 or 2 workers (none for LevelDB)."""
+    rows = []
+    rates = {
+        ("files", "fast", "png"): 10_000,
+        ("lmdb", "fast", "raw"): 150_000,
+        ("leveldb", "fast", "raw"): 90_000,
+        ("tar", "fast", "png"): 12_000,
+        ("limit", "memory", "raw"): 600_000,
+        ("limit", "mmap", "raw"): 550_000,
+        ("limit", "memory", "png"): 13_000,
+    }
+    for (name, implementation, codec), rate in rates.items():
+        samplers = ["shuffle", "sequential", *(["stream"] if name == "tar" else [])]
+        for sampler in samplers:
+            for workers in [0] if name == "leveldb" else [0, 2]:
+                speed = rate * (1.5 if sampler == "sequential" else 1) * (1.8 if workers else 1)
+                rows.append(
+                    {
+                        "run_id": "test",
+                        "method": name,
+                        "implementation": implementation,
+                        "codec": codec,
+                        "n_images": 3000,
+                        "sampler": sampler,
+                        "workers": workers,
+                        "batch_size": 256,
+                        "epochs": 3,
+                        "images": 3000,
+                        "seconds_median": 3000 / speed,
+                        "seconds_ci_low": 0.9 * 3000 / speed,
+                        "seconds_ci_high": 1.1 * 3000 / speed,
+                        "images_per_second": speed,
+                        "first_batch_seconds": 0.05 if workers else 0.002,
+                        "batch_p50_seconds": 256 / speed,
+                        "batch_p99_seconds": 2 * 256 / speed,
+                        "peak_memory_mib": 30.0,
+                        "distinct_labels": 10.0,
+                        "distinct_labels_ideal": 10.0,
+                        "displacement": {"shuffle": 1 / 3, "sequential": 0, "stream": 0.17}[
+                            sampler
+                        ],
+                    }
+                )
+    path = tmp_path / "loader_summary.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+LOADER_PRESENTATIONS = {
+    name: asdict(stores.presentation(name)) for name in (*stores.formats(), "limit")
+}
+
+
+def test_loader_figures_compare_each_store_with_the_limits(tmp_path: Path) -> None:
+    tables = {"loader_summary": loader_summary(tmp_path)}
+    for name in ("loader_throughput", "loader_shuffle_tradeoff", "loader_batch_latency"):
+        outputs = [tmp_path / f"{name}.{file_type}" for file_type in FILE_TYPES]
+        draw(name, "loader", tables, LOADER_PRESENTATIONS, outputs)
+        with Image.open(outputs[0]) as image:
+            image.verify()
+    throughput = svg_text(tmp_path, "loader_throughput")
+    assert "0.0167×" in throughput  # files+png: 10,000 ÷ the in-memory 600,000 images/s
+    assert "0.25×" in throughput  # LMDB, and LevelDB (0.15×) has no 2-worker bar:
+    assert throughput.count("0.15×") == 2  # shuffle and sequential, 0 workers only
+    assert "0.02×" in throughput  # tar streaming ÷ the in-memory shuffle
+    assert "limit+raw" in throughput and "mmap" in throughput
+    tradeoff = svg_text(tmp_path, "loader_shuffle_tradeoff")
+    assert all(label in tradeoff for label in ("files+png fast", "tar+png fast", "stream"))
+    latency = svg_text(tmp_path, "loader_batch_latency")
+    assert "first batch" in latency and "2 worker(s)" in latency
+
+
+def test_a_loader_summary_without_its_columns_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "loader_summary.csv"
+    pd.read_csv(loader_summary(tmp_path)).drop(columns="displacement").to_csv(path, index=False)
+    with pytest.raises(ValueError, match="loader summary table lacks column"):
+        draw(
+            "loader_throughput",
+            "loader",
+            {"loader_summary": path},
+            LOADER_PRESENTATIONS,
+            [tmp_path / "x.png"],
+        )
+    assert not (tmp_path / "x.png").exists()

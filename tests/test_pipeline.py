@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from imgbench import cli, open_store, provenance
-from imgbench.cells import DISK_COLUMNS, TIMING_COLUMNS
+from imgbench.cells import DISK_COLUMNS, LOADER_COLUMNS, LOADER_SUMMARY_COLUMNS, TIMING_COLUMNS
 from imgbench.present.registry import FILE_TYPES, NAMES
 from imgbench.synthetic import synthetic_images
 
@@ -31,6 +31,8 @@ STORES = [
     for implementation in ("tutorial", "fast")
 ] + [("raw", "baseline", "raw")]
 FLOORS = [("floor", "baseline", "png")]
+# The stores the loader experiment reads (`loader.implementations`: fast and the baseline).
+LOADED = [store for store in STORES if store[1] != "tutorial"]
 POOL = "results/dataset/pool.npz"
 
 
@@ -125,6 +127,32 @@ def test_every_table_and_figure_is_made(finished) -> None:
             assert figure.stat().st_size > 1000, figure
 
 
+def test_the_loader_reads_every_loaded_store_and_the_limits(finished) -> None:
+    """TINY_CONFIG's loader: shuffle (and stream for none of these stores) with 0 and 2
+    workers, two timed epochs per cell, each checked, at the largest cutoff."""
+    project, _ = finished
+    epochs = pd.read_csv(project / "results/tables/loader.csv")
+    assert tuple(epochs.columns) == ("run_id", *LOADER_COLUMNS)
+    limits = [("limit", "memory", "raw"), ("limit", "mmap", "raw"), ("limit", "memory", "png")]
+    cells = set(
+        zip(epochs.method, epochs.implementation, epochs.codec, epochs.workers, strict=True)
+    )
+    assert cells == {(*store, workers) for store in LOADED + limits for workers in (0, 2)}
+    assert set(epochs.sampler) == {"shuffle"} and set(epochs.n_images) == {150}
+    assert len(epochs) == len(cells) * 2 and (epochs.seconds > 0).all()
+    summary = pd.read_csv(project / "results/tables/loader_summary.csv")
+    assert tuple(summary.columns) == ("run_id", *LOADER_SUMMARY_COLUMNS) and len(summary) == len(
+        cells
+    )
+    report = (project / "results/tables/benchmark.md").read_text()
+    section = report[report.index("## Training loader at 150 images") :]
+    assert (
+        "| LMDB+raw fast | shuffle | 2 |" in section
+        and "| limit+raw mmap | shuffle | 0 |" in section
+    )
+    assert "| files+png fast loader images/s ÷ png decoded from memory's |" in section
+
+
 def test_the_repeats_not_kept_are_deleted_after_the_last_timing_job(finished) -> None:
     project, _ = finished
     record = (project / "results/measurements/discarded.txt").read_text()
@@ -159,7 +187,14 @@ def test_timing_jobs_never_overlap(finished) -> None:
         elif line.startswith("jobid:") and current_rule:
             jobid = line.split()[1]
             rules[jobid] = current_rule
-            if current_rule in {"build_store", "read_store", "single_image", "decode_floor"}:
+            if current_rule in {
+                "build_store",
+                "read_store",
+                "single_image",
+                "decode_floor",
+                "loader",
+                "loader_limits",
+            }:
                 running.add(jobid)
                 most = max(most, len(running))
         elif line.startswith("Finished jobid:"):
@@ -211,7 +246,7 @@ def test_html_report_builds_offline_with_every_figure(finished) -> None:
         assert f"{name}.png" in html, name
     assert "summary.csv" in html and "provenance.json" in html
     assert "Three Ways of Storing and Accessing" in html  # the workflow description
-    assert "5. Codecs and containers" in html and "7. Provenance" in html
+    assert "5. Codecs and containers" in html and "8. Provenance" in html
 
 
 def test_archive_target_writes_a_verifiable_archive_once(finished) -> None:
@@ -242,6 +277,7 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
         "delete_discarded": 1,
         "provenance": 1,
         "aggregate": 1,
+        "aggregate_loader": 1,  # the loader's tables name the new run; it read the same stores
         "figure": len(NAMES),
         "benchmark_report": 1,
         "all": 1,
@@ -254,8 +290,10 @@ def test_dropping_a_method_reruns_only_aggregation(finished) -> None:
     run = run_snakemake(project, merged(TINY_CONFIG, methods=["lmdb", "hdf5"]), "--dry-run")
     assert run.planned_jobs() == {
         "delete_discarded": 1,  # it follows fewer timing jobs; nothing is measured
+        "loader_limits": 1,  # but the loader's limits: no png limit any more
         "provenance": 1,
         "aggregate": 1,
+        "aggregate_loader": 1,
         "figure": len(NAMES),
         "benchmark_report": 1,
         "all": 1,
@@ -283,10 +321,19 @@ MEASURED = {
     "single_image": len(STORES),
     "disk_usage": len(STORES) * 2,
     "delete_discarded": 1,
+    "loader": len(LOADED),  # it reads the rebuilt stores
+    "loader_limits": 1,  # it maps the rebuilt raw store
 }
 # The decode floors' jobs, which run the timing code but touch no store.
 DECODE_FLOORS = {"decode_floor": len(FLOORS) * 2}
-RECORDED = {"provenance": 1, "aggregate": 1, "figure": len(NAMES), "benchmark_report": 1, "all": 1}
+RECORDED = {
+    "provenance": 1,
+    "aggregate": 1,
+    "aggregate_loader": 1,
+    "figure": len(NAMES),
+    "benchmark_report": 1,
+    "all": 1,
+}
 
 
 @pytest.mark.parametrize(
@@ -354,6 +401,7 @@ def test_editing_one_format_module_reruns_only_that_format(finished) -> None:
         "single_image": 2,
         "disk_usage": 4,
         "delete_discarded": 1,
+        "loader": 1,  # its fast store
         **RECORDED,
     }
     assert "results/stores/hdf5/fast/raw/10" in run.output
@@ -370,11 +418,9 @@ def test_moving_the_stores_reruns_every_timing_job_and_nothing_upstream(finished
         "single_image": len(STORES),
         "disk_usage": len(STORES) * 2,
         "delete_discarded": 1,
-        "provenance": 1,
-        "aggregate": 1,
-        "figure": len(NAMES),
-        "benchmark_report": 1,
-        "all": 1,
+        "loader": len(LOADED),
+        "loader_limits": 1,
+        **RECORDED,
     }
     assert "scratch/stores/raw/baseline/raw/150" in run.output
 

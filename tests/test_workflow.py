@@ -87,6 +87,15 @@ def test_ruff_is_clean() -> None:
             {"reads": {"variations_for": ["fast", "lance/documented"]}},
             "`reads.variations_for` names 'lance/documented', which no format implements",
         ),
+        ({"loader": {"batch_size": 0}}, "batch_size"),
+        ({"loader": {"workers": [-1]}}, "workers"),
+        ({"loader": {"workers": [0, 65]}}, "workers"),
+        ({"loader": {"samplers": ["random"]}}, "random"),
+        ({"loader": {"n": 5}}, "`loader.n` is 5, below every cutoff [10, 150]"),
+        (
+            {"loader": {"implementations": ["fats"]}},
+            "`loader.implementations` names 'fats', which no format implements",
+        ),
     ],
     ids=[
         "unknown-format",
@@ -123,6 +132,12 @@ def test_ruff_is_clean() -> None:
         "text-node-local",
         "unknown-variations-implementation",
         "variations-pair-the-format-lacks",
+        "zero-loader-batch",
+        "negative-loader-workers",
+        "too-many-loader-workers",
+        "unknown-sampler",
+        "loader-n-below-every-cutoff",
+        "unknown-loader-implementation",
     ],
 )
 def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_path: Path) -> None:
@@ -135,7 +150,12 @@ def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_
 
 
 # conda-forge names of the packages whose PyPI names differ.
-CONDA_TO_PYPI = {"python-lmdb": "lmdb", "matplotlib-base": "matplotlib", "tiledb-py": "tiledb"}
+CONDA_TO_PYPI = {
+    "python-lmdb": "lmdb",
+    "matplotlib-base": "matplotlib",
+    "tiledb-py": "tiledb",
+    "pytorch": "torch",
+}
 
 
 @pytest.mark.parametrize("environment", ["environment.yml", "workflow/envs/imgbench.yaml"])
