@@ -114,6 +114,8 @@ def test_every_table_and_figure_is_made(finished) -> None:
     report = (project / "results/tables/benchmark.md").read_text()
     assert "LMDB read speed-up, fast ÷ tutorial" in report and "150 images" in report
     assert "| files+png fast read ÷ png decode floor |" in report
+    assert "| HDF5+raw fast reader[i], random order, per image | " in report
+    assert "| LMDB+raw fast batched random read ÷ raw's (memory-mapped gather) | " in report
     assert "| png decode floor |" in report and "| files+png tutorial |" in report
     codecs = report[report.index("## Codecs") :]
     assert "| png | 150 |" in codecs and "lossless" in codecs
