@@ -153,10 +153,12 @@ def record_provenance(
     checksum: Path,
     timing_tables: Sequence[Path],
     disk_tables: Sequence[Path],
+    loader_tables: Sequence[Path],
     record: Path,
     effective_config: Path,
 ) -> None:
-    """The provenance job: the record of this run, and the effective config beside it."""
+    """The provenance job: the record of this run, and the effective config beside it. The
+    loader's tables (`imgbench.loader`) are results of the run too: they date it."""
     from imgbench.tables import concat_tables  # imported here: `tables` reads records with `read`
 
     stores = concat_tables(disk_tables, DISK_COLUMNS)
@@ -171,7 +173,7 @@ def record_provenance(
         archive=archive_path,
         verified_md5=checksum.read_text().strip(),
         results=record.parent,
-        result_tables=[*timing_tables, *disk_tables],
+        result_tables=[*timing_tables, *disk_tables, *loader_tables],
         stores=stores[keys].to_dict("records"),
         measured_on=measured_on.sort_values(["host", "filesystem"]).to_dict("records"),
         thread_caps=thread_caps,

@@ -7,6 +7,7 @@ checkpoint provenance:
         checksum=f"{cifar_folder()}/cifar-10-python.tar.gz.md5",
         timings=timing_tables(),
         disk=disk_tables(),
+        loaders=loader_tables(),
         code=tracked_code("provenance.py"),
     output:
         record=report(

@@ -15,6 +15,7 @@ with job_log(snakemake.log[0]):
         checksum=Path(snakemake.input.checksum),
         timing_tables=[Path(path) for path in snakemake.input.timings],
         disk_tables=[Path(path) for path in snakemake.input.disk],
+        loader_tables=[Path(path) for path in snakemake.input.loaders],
         record=Path(snakemake.output.record),
         effective_config=Path(snakemake.output.config),
     )
