@@ -19,7 +19,11 @@ handles, mappings or library state (LMDB, Lance and TileDB each forbid that in t
 `ShardStream` reads a tar store (WebDataset shards) the way it is meant to be read: every shard
 from start to end, shards in a shuffled order, split between the loader's workers, through a
 shuffle buffer, as `webdataset.WebDataset(urls, shardshuffle=...).shuffle(buffer)` users configure
-it; it yields whole batches, so the DataLoader takes `batch_size=None`.
+it; it yields whole batches, so the DataLoader takes `batch_size=None`. Streaming costs what
+webdataset's reading costs: it parses every tar header with Python's `tarfile`, 100-160 us per
+sample here, so 10,000 PNG samples took 1.0 s through a bare `WebDataset` pipeline, 1.6 s with
+the shard shuffle and `to_tuple`, 2.2 s with decoding, against 0.6 s for the same images read
+by index through `StoreDataset` (2-core VM, 2026-11-26).
 """
 
 from __future__ import annotations
