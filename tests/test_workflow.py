@@ -188,8 +188,13 @@ def _deep_merged(base: dict, change: dict) -> dict:
 
 @pytest.mark.parametrize(
     "overlays",
-    [["full.yaml"], ["columnar.yaml"], ["columnar.yaml", "columnar-targets.yaml"]],
-    ids=["full", "columnar", "columnar-targets"],
+    [
+        ["full.yaml"],
+        ["columnar.yaml"],
+        ["columnar.yaml", "columnar-targets.yaml"],
+        ["loader-targets.yaml"],
+    ],
+    ids=["full", "columnar", "columnar-targets", "loader-targets"],
 )
 def test_the_shipped_overlays_pass_config_checks_and_plan(overlays, tmp_path: Path) -> None:
     """Every overlay the README offers is a valid config that plans a run (a dry run)."""
