@@ -7,12 +7,19 @@ everything twice; other index sets read the span covering them and pick from it.
 `fast` stores native uint8, contiguous (chunking was slower for whole-array reads), datasets
 `images` and `labels`. A contiguous uncompressed dataset is one plain C-ordered array at a fixed
 offset in the file, which h5py reports (`DatasetID.get_offset`), so reads use the raw baseline's
-code on it: one `preadv` per run of indices into a preallocated array, a long run split over
-`workers` threads. Measured warm, 100,000 images on 2 cores: `read_direct` 85-95 ms, the offset
-read 50-55 ms (h5py serialises its calls, so threads around `read_direct` gained nothing); one
-image at a time in random order, 99 us against 32 us an image. `rdcc_nbytes=0`, the `sec2`
-driver and `libver="latest"` changed nothing beyond noise, and the labels (100 KB) are read once
-at open. (Measured on a 2-core VM, ext4, while writing commit 6afdf9b.)
+code on it (`row_reads.MappedRows`): one `preadv` per run of indices into a preallocated array, a
+long run split over `workers` threads, and for one image or scattered indices a copy out of a
+read-only memory map of the file at that offset. Measured warm, 100,000 images on 2 cores:
+`read_direct` 85-95 ms, the offset read 50-55 ms (h5py serialises its calls, so threads around
+`read_direct` gained nothing); one image at a time in random order, 99 us an image through h5py
+and 32 us by `preadv`. `rdcc_nbytes=0`, the `sec2` driver and `libver="latest"` changed nothing
+beyond noise, and the labels (100 KB) are read once at open. (Measured on a 2-core VM, ext4,
+while writing commit 6afdf9b.) With the map (issue 17; measured as `imgbench.stores.raw` says,
+load average 0.5-0.8, 2026-11-26): `reader[i]` 1.7-2.3 us an image against 35 us by `preadv`,
+0.4 of `mm[i].copy()`; a random batch of 256 0.21-0.27 ms against 0.92, 0.96-0.99 of `mm[idx]`.
+Images h5py cannot place at one offset (chunked, filtered or external storage, as another tool
+may write a store) are read through h5py instead: each distinct index once, in increasing order
+as h5py's selections require, then put in the order asked for.
 
 `fast` also holds the `zstd` codec: then `images` is chunked one image per chunk with HDF5's
 registered Zstandard filter (32015, as `hdf5plugin.Zstd` sets it), so h5py with `hdf5plugin`
@@ -44,7 +51,7 @@ from imgbench.cells import Presentation
 from imgbench.codecs import ZSTD_LEVEL, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.row_reads import read_rows
+from imgbench.row_reads import MappedRows
 from imgbench.stores.base import (
     Reader,
     Store,
@@ -157,38 +164,66 @@ class FastHdf5Reader(Reader):
         self._file, images, labels = open_file(path, "labels")
         self._shape: tuple[int, ...] = images.shape[1:]
         self._labels = labels[()]
+        self._count = len(self._labels)
+        self._label_bytes = self._labels.tobytes()
         self._codec, self._workers = codec, workers
-        self._threads = worker_count(workers)
+        self._images, self._fd, self._rows = images, -1, None
         try:
             check_codec(path / FILE_NAME, images_codec(images), codec)
+            if codec.name == "raw":
+                self._map_images(path, images, worker_count(workers))
         except StoreError:
-            self._file.close()
+            self.close()
             raise
-        self._fd = -1
-        if codec.name == "zstd":
-            self._images = images
-            return
+
+    def _map_images(self, path: Path, images: h5py.Dataset, threads: int) -> None:
+        """Map the images if they are one plain array in the file; else h5py reads them."""
+        if images.dtype.itemsize != 1 or images.dtype.kind != "u":
+            raise StoreError(f"{path}: images are {images.dtype}, not uint8; rebuild it")
         offset = images.id.get_offset()  # None unless stored contiguous and allocated
         if not contiguous_uint8(images) or (offset is None and images.size):
-            self._file.close()
-            raise StoreError(f"{path}: images are not contiguous uint8 ({images}); rebuild it")
-        self._offset = offset or 0  # an empty dataset has no storage, and nothing to read
+            return
         try:
             self._fd = os.open(path / FILE_NAME, os.O_RDONLY)
         except OSError as error:
-            self._file.close()
             raise StoreError(f"{path}: cannot open {FILE_NAME} ({error})") from error
+        # An empty dataset has no storage, and nothing to read.
+        self._rows = MappedRows(self._fd, offset or 0, images.shape, threads, path / FILE_NAME)
 
     def __len__(self) -> int:
-        return len(self._labels)
+        return self._count
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        if self._rows is None:
+            return super().__getitem__(index)
+        if not -self._count <= index < self._count:
+            raise IndexError(f"index {index} is out of range for a store of {self._count} images")
+        return self._rows.rows[index].copy(), self._label_bytes[index]
 
     def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        indices = checked_indices(indices, len(self))
+        indices = checked_indices(indices, self._count)
+        if self._rows is not None:
+            return self._rows.read(indices), self._labels[indices]
         if self._codec.name == "zstd":
             return self._read_chunks(indices), self._labels[indices]
-        images = np.empty((len(indices), *self._shape), dtype=np.uint8)
-        read_rows(self._fd, self._offset, indices, images, self._threads)
-        return images, self._labels[indices]
+        return self._read_dataset(indices), self._labels[indices]
+
+    def _read_dataset(self, indices: np.ndarray) -> np.ndarray:
+        """Rows `indices` through h5py, for images it cannot map (chunked, filtered, external):
+        each distinct index once, in increasing order, as h5py's selections require."""
+        if len(indices) == 0:
+            return no_images(self._shape)
+        rows, inverse = np.unique(indices, return_inverse=True)
+        first, last = int(rows[0]), int(rows[-1])
+        try:
+            if last - first + 1 == len(rows):
+                images = self._images[first : last + 1]
+            else:
+                images = self._images[rows]
+        except (OSError, ValueError) as error:
+            raise StoreError(f"{self._file.filename}: cannot read images ({error})") from error
+        images = np.ascontiguousarray(images, dtype=np.uint8)
+        return images if np.array_equal(rows, indices) else images[inverse.reshape(-1)]
 
     def _read_chunks(self, indices: np.ndarray) -> np.ndarray:
         """Each image's chunk as stored, decoded on every core."""
@@ -209,8 +244,11 @@ class FastHdf5Reader(Reader):
         )
 
     def close(self) -> None:
+        if self._rows is not None:
+            self._rows.close()
         if self._fd >= 0:
             os.close(self._fd)
+            self._fd = -1
         self._file.close()
 
 

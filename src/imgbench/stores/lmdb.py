@@ -28,6 +28,28 @@ which is the read this benchmark times cold; LMDB's default is kept.
 The restricted unpickler costs 0.3-0.6 us per value over plain `pickle.loads` (7.7 us; medians
 of 15 over 10,000 values), so the tutorial's numbers are its own. (All measured on a 2-core VM,
 ext4, while writing commits 1b879b1 and 6afdf9b.)
+
+Random access (issue 17): `fast` reads raw values in one read-only transaction begun at open and
+kept until `close`, with `buffers=True` (each value a memoryview of LMDB's map, copied at once into
+a new array, so nothing returned points into the map): `reader[i]` is a `get` and one copy, a random
+batch a `get` per index copied through memoryview slices as above. Warm, 100,000 images, measured as
+`imgbench.stores.raw` says, old and new code in turn (load average 0.4-0.6, 2026-11-26): `reader[i]`
+3.8-4.6 us an image against 40-41 us when each began its own transaction through `read_many`, 0.95
+of `mm[i].copy()`; a batch of 256 0.77-0.80 ms against 0.91-0.99, 3.4-3.7 times `mm[idx]` against
+4.4-4.7, of which the 256 `get`s alone take 2x `mm[idx]` (a B-tree descent each, then the value's
+page). Lost: two threads sharing the `get`s (the GIL: 208-294 against 163-202 ms for 100,000
+`get`s); joining the batch's values (`b"".join`) and splitting them with NumPy, up to a quarter
+faster when the joined bytes came from the heap but 2.0-2.3 ms when malloc mapped them afresh and
+the VM faulted their pages in one by one (joined 40 at a time, within the heap: no faster than the
+loop); `Cursor.getmulti` and looking the keys up in sorted order, no faster; for one image
+`np.ndarray(buffer=value).copy()` or `np.frombuffer`, 5-30% slower than `np.empty` and a memoryview
+copy. Keys are built with `b"%08d" %` (130-250 ns; an encoded f-string 330-615 ns). With its
+transaction kept, a reader is for one thread at a time, as an LMDB transaction is. A process forked
+while a reader is open reads through the inherited reader as before (`lock=False`: no reader slot to
+share; py-lmdb frees nothing of the parent's in the child) but cannot open the store itself until
+the parent closes it (py-lmdb refuses a second environment on the same files in one process), so the
+pipeline's reader processes open the store after the parent closed its reader, each using only its
+own environment, as LMDB requires.
 """
 
 from __future__ import annotations
@@ -56,7 +78,7 @@ PAGE_BYTES = 4096
 
 
 def image_key(index: int) -> bytes:
-    return f"{index:08d}".encode("ascii")
+    return b"%08d" % index  # a third of the time of an f-string encoded
 
 
 def is_run(indices: np.ndarray) -> bool:
@@ -189,7 +211,7 @@ def values_of(txn: lmdb.Transaction, indices: np.ndarray) -> Iterator[bytes | No
         if not cursor.set_key(image_key(int(indices[0]))):
             raise StoreError(f"image {indices[0]} is missing from this LMDB store")
         return cursor.iternext(keys=False, values=True)
-    return (txn.get(image_key(int(index))) for index in indices)
+    return map(txn.get, [b"%08d" % index for index in indices.tolist()])
 
 
 class FastLmdbReader(Reader):
@@ -204,30 +226,52 @@ class FastLmdbReader(Reader):
         self._path, self._codec, self._workers = path, codec, workers
         self._count: int = content["count"]  # type: ignore[assignment]
         self._shape: tuple[int, ...] = tuple(content["shape"])  # type: ignore[arg-type]
+        self._size = math.prod(self._shape)
+        # Raw values are read in one read-only transaction kept for the reader's life, as buffers
+        # (memoryviews of LMDB's map, valid while it lasts): no transaction to begin per read.
+        self._raw = codec.name == "raw"
+        self._txn = self._env.begin(buffers=True) if self._raw else None
 
     def __len__(self) -> int:
         return self._count
 
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        if not self._raw:
+            return super().__getitem__(index)
+        if not -self._count <= index < self._count:
+            raise IndexError(f"index {index} is out of range for a store of {self._count} images")
+        if index < 0:
+            index += self._count
+        value = self._txn.get(b"%08d" % index)  # type: ignore[union-attr]
+        if value is None or len(value) != 1 + self._size:
+            raise self._damaged(index, value)
+        image = np.empty(self._shape, dtype=np.uint8)
+        memoryview(image).cast("B")[:] = value[1:]
+        return image, value[0]
+
+    def _damaged(self, index: int, value: memoryview | None) -> StoreError:
+        if value is None:
+            return StoreError(f"{self._path}: image {index} is missing from this store")
+        return StoreError(
+            f"{self._path}: image {index} holds {len(value)} bytes, not a label and "
+            f"{self._size} pixel bytes; the store is damaged: rebuild it"
+        )
+
     def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         indices = checked_indices(indices, self._count)
-        if self._codec.name != "raw":
+        if not self._raw:
             return self._read_encoded(indices)
         images = np.empty((len(indices), *self._shape), dtype=np.uint8)
-        pixels, size = memoryview(images.reshape(-1)), math.prod(self._shape)
+        pixels, size = memoryview(images.reshape(-1)), self._size
         labels = bytearray()
-        with self._env.begin(buffers=True) as txn:
-            # The range stops the walk: a cursor would run on to the following keys and `meta`.
-            offsets = range(0, len(indices) * size, size)
-            for offset, value in zip(offsets, values_of(txn, indices), strict=False):
-                if value is None:
-                    raise StoreError(f"image {indices[len(labels)]} is missing from this store")
-                if len(value) != 1 + size:
-                    raise StoreError(
-                        f"{self._path}: image {indices[len(labels)]} holds {len(value)} bytes, not "
-                        f"a label and {size} pixel bytes; the store is damaged: rebuild it"
-                    )
-                labels.append(value[0])
-                pixels[offset : offset + size] = value[1:]
+        # The range stops the walk: a cursor would run on to the following keys and `meta`.
+        offsets = range(0, len(indices) * size, size)
+        values = values_of(self._txn, indices)  # type: ignore[arg-type]
+        for offset, value in zip(offsets, values, strict=False):
+            if value is None or len(value) != 1 + size:
+                raise self._damaged(int(indices[len(labels)]), value)
+            labels.append(value[0])
+            pixels[offset : offset + size] = value[1:]
         if len(labels) != len(indices):
             raise StoreError(f"this LMDB store ends before image {indices[-1]}")
         return images, np.frombuffer(labels, dtype=np.uint8)
@@ -254,6 +298,9 @@ class FastLmdbReader(Reader):
         return images, labels
 
     def close(self) -> None:
+        if self._txn is not None:
+            self._txn.abort()
+            self._txn = None
         self._env.close()
 
 

@@ -1,10 +1,13 @@
 """Raw: the physical baseline, one contiguous uint8 array file plus a labels file, plain file I/O.
 
 `images.npy` and `labels.npy` are ordinary `.npy` files (`np.save`), so the shape is self-described
-and `np.load` reads them. Reading parses the header, then each run of consecutive indices is one
-`os.preadv` straight into its rows of a preallocated array (one call for an in-order read, one per
-image for a random permutation). No memory map is left open, so once the reader is closed the
-caller can evict the files from the page cache.
+and `np.load` reads them. Reading parses the header and maps the images file read-only
+(`row_reads.MappedRows`; mapping reads nothing). One image, `reader[i]`, is a copy of its row out
+of the map. A bulk read whose runs of consecutive indices average fewer than
+`row_reads.MAP_MAX_RUN` (32) images, such as a random batch, is one NumPy gather (`np.take`) out of
+the map; otherwise each run is one `os.preadv` straight into its rows of a preallocated array (one
+call for an in-order read). Every image returned is a copy, and closing the reader unmaps the file,
+so the caller can then evict the files from the page cache.
 
 A run of at least `row_reads.PARALLEL_MIN_BYTES` is split over `workers` threads (preadv releases
 the GIL): most of a warm read is the kernel copying pages into the array and faulting the array's
@@ -14,6 +17,21 @@ against 0.55 ms). Cold, both take 165-190 ms for 100,000 images, bound by the di
 core busy, both take the single-thread time. The baseline uses both cores because the fast formats
 do, so that a format's time over this one is its own overhead, not less parallelism. (Measured on a
 2-core VM, ext4, while writing commit 6afdf9b.)
+
+Random access (issue 17), warm, 100,000 images, medians of 5-9 rounds each timing 20,000 images
+in a fixed-seed random order or 100 random batches of 256, interleaved with `mm[i].copy()` and
+`mm[idx]` of `np.load(mmap_mode="r")`, other jobs holding the load average at 0.5-0.8:
+`reader[i]` took 2.1-2.5 us an image against 36 us with one `preadv` each (the copy out of the
+map makes no system call; `mm[i].copy()` took 3.8-6.0 us, as `np.memmap` indexes in Python), and
+a batch 0.21-0.26 ms, 0.96-0.97 of `mm[idx]`, against 0.93 ms. The switch, warm, 25,600 images in
+runs of k: the gather took 27, 22, 22, 20 and 20 ms for k = 1, 4, 8, 32 and 256, `preadv` 97, 45-46,
+34-36, 26-27 and 25-26 ms; a whole in-order read took 88 against 66 ms (two threads). Cold
+(evicted before each read), `preadv` won at every k: 280 against 475 ms for runs of 8, 204 against
+391 for 32, 171 against 409 for 256, 149 against 160 for the whole file; single images (2,560)
+143 against 305 ms, or 164 with `MADV_RANDOM`, which the map therefore gets (for runs of 8-256 it
+made cold gathers twice as slow again). So a run of 32 or more, where the map saves a fifth warm
+but takes twice as long cold, stays on `preadv`, as do the pipeline's cold cells (in order);
+shorter ones are gathered. (2-core VM, ext4, 2026-11-26.)
 """
 
 from __future__ import annotations
@@ -25,7 +43,7 @@ import numpy as np
 
 from imgbench.cells import BASELINE, BASELINE_FORMAT, BASELINE_RANK, Presentation
 from imgbench.errors import StoreError
-from imgbench.row_reads import read_rows
+from imgbench.row_reads import MappedRows
 from imgbench.stores.base import Reader, Store, checked_indices, worker_count
 
 PRESENTATION = Presentation(label="raw", colour="black", rank=BASELINE_RANK)
@@ -51,31 +69,38 @@ def read_header(file: BinaryIO, name: Path) -> tuple[tuple[int, ...], int]:
 
 class RawReader(Reader):
     def __init__(self, path: Path, workers: int | None) -> None:
-        self._threads = worker_count(workers)
         try:
             self._labels = np.load(path / LABELS_FILE)
             self._file = open(path / IMAGES_FILE, "rb", buffering=0)  # noqa: SIM115 - kept open
         except (OSError, ValueError) as error:
             raise StoreError(f"{path}: not a readable raw store ({error})") from error
         try:
-            shape, self._offset = read_header(self._file, path / IMAGES_FILE)
+            shape, offset = read_header(self._file, path / IMAGES_FILE)
             if len(shape) != 4 or shape[0] != len(self._labels) or self._labels.dtype != np.uint8:
                 raise StoreError(f"{path}: images {shape} do not match labels {self._labels.shape}")
+            self._rows = MappedRows(
+                self._file.fileno(), offset, shape, worker_count(workers), path / IMAGES_FILE
+            )
         except StoreError:
             self._file.close()
             raise
-        self._shape = shape[1:]
+        self._count = len(self._labels)
+        self._label_bytes = self._labels.tobytes()  # indexing bytes gives an int, and fast
 
     def __len__(self) -> int:
-        return len(self._labels)
+        return self._count
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        if not -self._count <= index < self._count:
+            raise IndexError(f"index {index} is out of range for a store of {self._count} images")
+        return self._rows.rows[index].copy(), self._label_bytes[index]
 
     def read_many(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        indices = checked_indices(indices, len(self))
-        images = np.empty((len(indices), *self._shape), dtype=np.uint8)
-        read_rows(self._file.fileno(), self._offset, indices, images, self._threads)
-        return images, self._labels[indices]
+        indices = checked_indices(indices, self._count)
+        return self._rows.read(indices), self._labels[indices]
 
     def close(self) -> None:
+        self._rows.close()
         self._file.close()
 
 
