@@ -304,3 +304,17 @@ def test_the_process_tree_memory_counts_the_workers(source) -> None:
     assert len(loader.tree_pids(os.getpid())) >= 3
     assert loader.tree_pss_bytes(os.getpid()) > alone
     del iterator
+
+
+def test_memory_counts_what_the_loader_adds_not_the_epochs_check() -> None:
+    """The check after an epoch holds several copies of it; the peak leaves them out, and the
+    batches the experiment keeps for it."""
+    images = np.random.default_rng(0).integers(0, 255, (20_000, 32, 32, 3), dtype=np.uint8)
+    labels = (np.arange(20_000) % 10).astype(np.uint8)
+    target = loader.Target(
+        ("limit", "memory", "raw"),
+        lambda _: ArrayDataset(images, labels),
+        loader.Source(images, labels),
+    )
+    rows = loader.measure_cell(target, "shuffle", 0, SETTINGS, ONCE)
+    assert 0 <= rows[0]["peak_memory_mib"] < images.nbytes / 2**20 / 4

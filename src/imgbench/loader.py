@@ -37,7 +37,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -262,13 +262,16 @@ def run_epoch(
     stamps: list[float] = []
     collecting = gc.isenabled()
     gc.disable()
+    # Memory is watched over the loop only: the check below holds copies of the whole epoch.
+    watch = memory.watching() if memory is not None else nullcontext()
     try:
-        start = time.perf_counter()
-        for batch in loader:
-            stamps.append(time.perf_counter())
-            batches.append(batch)
-            if memory is not None:
-                memory.kept += batch[0].numel()  # type: ignore[attr-defined]
+        with watch:
+            start = time.perf_counter()
+            for batch in loader:
+                stamps.append(time.perf_counter())
+                batches.append(batch)
+                if memory is not None:
+                    memory.kept += batch[0].numel()  # type: ignore[attr-defined]
     except RuntimeError as error:
         raise loader_failure(error, what) from error
     except (StoreError, OSError) as error:
@@ -373,8 +376,7 @@ def measure_cell(
         finally:
             close()
 
-    with memory.watching():
-        epoch_of(0, memory)
+    epoch_of(0, memory)
     rows: list[dict[str, object]] = []
 
     def once(repeat: int) -> float:
