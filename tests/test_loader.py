@@ -318,3 +318,14 @@ def test_memory_counts_what_the_loader_adds_not_the_epochs_check() -> None:
     )
     rows = loader.measure_cell(target, "shuffle", 0, SETTINGS, ONCE)
     assert 0 <= rows[0]["peak_memory_mib"] < images.nbytes / 2**20 / 4
+
+
+def test_memory_leaves_out_the_pages_of_mapped_files(tmp_path: Path) -> None:
+    """Touching a mapped file adds page cache to a process's PSS, not memory of its own."""
+    path = tmp_path / "data"
+    path.write_bytes(os.urandom(32 << 20))
+    before = loader.tree_pss_bytes(os.getpid())
+    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    assert int(mapped[::4096].sum()) >= 0  # every page read through the map
+    assert loader.tree_pss_bytes(os.getpid()) - before < 8 << 20
+    del mapped
