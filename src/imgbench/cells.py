@@ -302,6 +302,7 @@ class Sampler(StrEnum):
 LIMIT_FORMAT = "limit"
 LIMIT_PRESENTATION = Presentation(label="limit", colour="silver", rank=BASELINE_RANK + 2)
 LOADER_KEYS = (*SERIES_KEYS, "n_images", "sampler", "workers", "batch_size")
+UNIFORM_DISPLACEMENT = 1 / 3  # a uniform shuffle's mean |epoch position - stored index| ÷ N
 LOADER_MEASURES = (
     "first_batch_seconds",  # from asking for the epoch's iterator to the first batch
     "batch_p50_seconds",  # between consecutive batches, after the first

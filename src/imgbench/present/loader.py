@@ -16,13 +16,14 @@ from imgbench.cells import (
     LIMIT_FORMAT,
     LOADER_KEYS,
     RAW_CODEC,
+    UNIFORM_DISPLACEMENT,
     Presentation,
     Sampler,
     Series,
     of_series,
 )
 from imgbench.present import parts
-from imgbench.present.data import checked
+from imgbench.present.data import checked, value
 from imgbench.present.style import FIGSIZE, MAX_WIDTH, bar_look, format_colours, role_swatches
 from imgbench.tables import read_table
 
@@ -36,7 +37,6 @@ SUMMARY_NEEDS = (
 )
 MEMORY_LIMIT = (LIMIT_FORMAT, "memory", RAW_CODEC)
 SAMPLER_MARKERS = {"shuffle": "o", "block": "s", "sequential": ">", "stream": "D"}
-UNIFORM_DISPLACEMENT = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,6 @@ class LoaderData:
 load_data = LoaderData.load  # how the figure job reads this family's tables
 
 
-def rate(frame: pd.DataFrame, series: Series, column: str = "images_per_second") -> float:
-    rows = of_series(frame, series)
-    return float(rows[column].iloc[0]) if len(rows) else float("nan")
-
-
 def throughput(data: LoaderData) -> Figure:
     """A panel per sampler: each store's images/s ÷ the in-memory limit's, per worker count."""
     samplers, workers = data.samplers(), data.workers()
@@ -100,10 +95,9 @@ def throughput(data: LoaderData) -> Figure:
         ratios_seen: list[float] = []
         for offset, count in zip(offsets, workers, strict=True):
             cell = data.cell(sampler, count)
-            base = rate(
-                data.cell(Sampler.SHUFFLE if sampler == Sampler.STREAM else sampler, count), limit
-            )
-            ratios = np.array([rate(cell, one) / base for one in series])
+            limit_cell = data.cell(Sampler.SHUFFLE if sampler == Sampler.STREAM else sampler, count)
+            base = value(limit_cell, limit, "images_per_second")
+            ratios = np.array([value(cell, one, "images_per_second") / base for one in series])
             shown = np.isfinite(ratios)  # a store without this cell (no workers, no stream)
             ratios_seen += ratios[shown].tolist()
             parts.ratio_bars(
@@ -206,9 +200,9 @@ def batch_latency(data: LoaderData) -> Figure:
     offsets = np.linspace(-0.2, 0.2, len(workers)) if len(workers) > 1 else [0.0]
     for offset, count in zip(offsets, workers, strict=True):
         cell = frame[frame["workers"] == count]
-        p50 = np.array([rate(cell, one, "batch_p50_seconds") for one in series])
-        p99 = np.array([rate(cell, one, "batch_p99_seconds") for one in series])
-        first = np.array([rate(cell, one, "first_batch_seconds") for one in series])
+        p50 = np.array([value(cell, one, "batch_p50_seconds") for one in series])
+        p99 = np.array([value(cell, one, "batch_p99_seconds") for one in series])
+        first = np.array([value(cell, one, "first_batch_seconds") for one in series])
         shown = np.isfinite(p50)
         axes.bar(
             positions[shown] + offset,

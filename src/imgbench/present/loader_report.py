@@ -11,7 +11,14 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from imgbench.cells import LIMIT_FORMAT, LOADER_KEYS, RAW_CODEC, Sampler, Series
+from imgbench.cells import (
+    LIMIT_FORMAT,
+    LOADER_KEYS,
+    RAW_CODEC,
+    UNIFORM_DISPLACEMENT,
+    Sampler,
+    Series,
+)
 from imgbench.confidence import Interval, ratio_interval, verdict
 from imgbench.present.markdown import table
 
@@ -19,7 +26,6 @@ from imgbench.present.markdown import table
 # an encoded store's ÷ its codec's images decoded from memory by the same loader.
 RAW_SHARE = 0.5
 ENCODED_SHARE = 0.8
-UNIFORM_DISPLACEMENT = 1 / 3
 CELL_KEYS = ["sampler", "workers"]
 
 
