@@ -3,12 +3,22 @@ arrives as the RGB a viewer shows, and every file that cannot be used is named w
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import time
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from imgbench import image_folder
+from imgbench.errors import ImageFolderError
+from imgbench.image_folder import build_folder_pool, fingerprint, scan
+from imgbench.pool import Pool
 from imgbench.resizing import RESIZE_FILTER, resize_images, square, to_rgb8
 
 
@@ -19,10 +29,12 @@ def gray16(mode: str, values: list[int]) -> Image.Image:
     return Image.frombytes(mode, (len(values), 1), data.tobytes())
 
 
-def palette(transparent: bool) -> Image.Image:
-    image = Image.new("P", (2, 1))
+def palette(transparent: bool, width: int = 2) -> Image.Image:
+    """A one-row palette image: colour 0 on its left half, colour 1 (transparent, if asked) on its
+    right half."""
+    image = Image.new("P", (width, 1))
     image.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
-    image.putdata([0, 1])
+    image.putdata([0] * (width // 2) + [1] * (width - width // 2))
     if transparent:
         image.info["transparency"] = 1
     return image
@@ -106,3 +118,272 @@ def test_resize_images_is_square_one_image_at_a_time() -> None:
     cifar_like = images[:, :, :32]
     upscaled = Image.fromarray(cifar_like[0]).resize((64, 64), RESIZE_FILTER)
     assert np.array_equal(resize_images(cifar_like, 64)[0], np.asarray(upscaled))
+
+
+# --- a folder of images ----------------------------------------------------------------------
+
+
+def photo(width: int, height: int, seed: int) -> Image.Image:
+    """A photo-like RGB image: smooth gradients plus mild noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(width, height)
+    base = np.stack([x, y, (x + y) / 2], axis=-1) * rng.uniform(100, 250, 3)
+    noise = rng.normal(0, 6, (height, width, 3))
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+
+
+def save(image: Image.Image, path: Path, **options: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **options)
+    return path
+
+
+def tiny_folder(root: Path, per_class: dict[str, int]) -> Path:
+    """Classes of tiny PNG images, cheap enough for hundreds."""
+    for name, count in per_class.items():
+        for index in range(count):
+            save(Image.new("RGB", (6, 4), (index % 256, 40, 80)), root / name / f"{index:03}.png")
+    return root
+
+
+@dataclass
+class Built:
+    pool: Pool
+    record: dict
+    out: Path
+    record_path: Path
+
+
+def build(
+    folder: Path,
+    tmp_path: Path,
+    side: int = 32,
+    labels_csv: Path | None = None,
+    skip: bool = False,
+    workers: int = 1,
+    name: str = "pool",
+) -> Built:
+    out, record = tmp_path / "out" / f"{name}.npz", tmp_path / "out" / f"{name}.json"
+    build_folder_pool(
+        folder, labels_csv, side, skip_unreadable=skip, workers=workers, out=out, record=record
+    )
+    return Built(Pool.load(out), json.loads(record.read_text()), out, record)
+
+
+def refused(folder: Path, tmp_path: Path, labels_csv: Path | None = None, workers: int = 1) -> str:
+    """The message of the error a build of `folder` fails with, having checked that it says
+    what to do and that nothing was written."""
+    out, record = tmp_path / "out" / "pool.npz", tmp_path / "out" / "pool.json"
+    with pytest.raises(ImageFolderError) as raised:
+        build_folder_pool(
+            folder, labels_csv, 32, skip_unreadable=False, workers=workers, out=out, record=record
+        )
+    message = str(raised.value)
+    assert "dataset.skip_unreadable: true" in message
+    assert not out.exists() and not record.exists()
+    return message
+
+
+# name: (how it is saved, its colour on the screen, how far a lossy codec may move it)
+FORMATS_AND_MODES = {
+    "jpeg/rgb.jpg": (lambda: Image.new("RGB", (500, 375), (200, 40, 90)), {}, (200, 40, 90), 6),
+    "jpeg/cmyk.jpeg": (lambda: Image.new("CMYK", (50, 37), (0, 255, 255, 0)), {}, (255, 0, 0), 6),
+    "jpeg/upper case.JPG": (lambda: Image.new("L", (37, 50), 120), {}, (120, 120, 120), 6),
+    "png/gray.png": (lambda: Image.new("L", (50, 37), 77), {}, (77, 77, 77), 0),
+    "png/palette.png": (lambda: palette(False, 64).resize((64, 32)), {}, None, 0),
+    "png/transparent palette.png": (
+        lambda: palette(True, 64).resize((64, 32)),
+        {"transparency": 1},
+        None,
+        0,
+    ),
+    "png/rgba.png": (lambda: Image.new("RGBA", (50, 37), (10, 20, 30, 0)), {}, (10, 20, 30), 0),
+    "png/la.png": (lambda: Image.new("LA", (50, 37), (100, 50)), {}, (100, 100, 100), 0),
+    "png/sixteen bit.png": (
+        lambda: Image.fromarray(np.full((37, 50), 32768, np.uint16)),
+        {},
+        (128, 128, 128),
+        0,
+    ),
+    "webp/rgb.webp": (lambda: Image.new("RGB", (50, 37), (30, 160, 220)), {}, (30, 160, 220), 6),
+    "bmp/palette.bmp": (
+        lambda: Image.new("RGB", (50, 37), (30, 160, 220)).convert(
+            "P", palette=Image.Palette.ADAPTIVE
+        ),
+        {},
+        (30, 160, 220),
+        0,
+    ),
+    "tiff/rgb.tif": (lambda: Image.new("RGB", (50, 37), (5, 6, 7)), {}, (5, 6, 7), 0),
+    "tiff/sixteen bit.tiff": (
+        lambda: Image.fromarray(np.full((37, 50), 65535, np.uint16)),
+        {},
+        (255, 255, 255),
+        0,
+    ),
+    "pnm/sixteen bit.pgm": (lambda: Image.new("I", (50, 37), 65535), {}, (255, 255, 255), 0),
+    "pnm/rgb.ppm": (lambda: Image.new("RGB", (50, 37), (9, 8, 7)), {}, (9, 8, 7), 0),
+}
+
+
+@pytest.fixture(scope="module")
+def formats_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("formats") / "images"
+    for name, (make, options, _, _) in FORMATS_AND_MODES.items():
+        save(make(), root / name, **options)
+    save(photo(500, 375, seed=1), root / "jpeg" / "nested" / "deeper" / "photo.jpg", quality=90)
+    (root / "README.txt").write_text("files beside the class folders are ignored\n")
+    (root / "jpeg" / ".DS_Store").write_bytes(b"\0")  # hidden files and folders too
+    save(Image.new("RGB", (8, 8)), root / ".thumbnails" / "x.png")
+    return root
+
+
+def test_every_format_and_mode_arrives_as_the_colour_a_viewer_shows(
+    formats_folder: Path, tmp_path: Path
+) -> None:
+    built = build(formats_folder, tmp_path, side=32, workers=2)
+    names = sorted([*FORMATS_AND_MODES, "jpeg/nested/deeper/photo.jpg"])
+    classes = ["bmp", "jpeg", "png", "pnm", "tiff", "webp"]
+    assert built.pool.images.shape == (len(names), 32, 32, 3)
+    assert built.pool.images.dtype == np.uint8 and built.pool.labels.dtype == np.uint8
+    assert built.pool.labels.tolist() == [classes.index(name.split("/")[0]) for name in names]
+    for row, name in enumerate(names):
+        if name in FORMATS_AND_MODES and FORMATS_AND_MODES[name][2] is not None:
+            _, _, colour, tolerance = FORMATS_AND_MODES[name]
+            error = np.abs(built.pool.images[row].astype(int) - colour).max()
+            assert error <= tolerance, (name, built.pool.images[row, 0, 0])
+    for name in "png/palette.png", "png/transparent palette.png":
+        row = names.index(name)  # its left colour on the left, its right colour on the right
+        assert built.pool.images[row, :, 0].tolist() == [[10, 20, 30]] * 32
+        assert built.pool.images[row, :, 31].tolist() == [[200, 100, 50]] * 32
+    assert built.record == {
+        "folder": str(formats_folder),
+        "layout": "tree",
+        "labels_csv": None,
+        "side": 32,
+        "resize_filter": "lanczos",
+        "images": len(names),
+        "classes": [
+            {"label": label, "name": name, "images": sum(n.startswith(f"{name}/") for n in names)}
+            for label, name in enumerate(classes)
+        ],
+        "skipped": [],
+        "fingerprint": fingerprint(scan(formats_folder)),
+    }
+
+
+@pytest.mark.parametrize(("orientation", "top", "bottom"), [(6, "red", "blue"), (8, "blue", "red")])
+def test_exif_orientation_is_applied(orientation: int, top: str, bottom: str, tmp_path) -> None:
+    """Stored left half red, right half blue: a viewer turns orientation 6 a quarter clockwise
+    (left becomes top) and orientation 8 a quarter anticlockwise (left becomes bottom)."""
+    colours = {"red": (255, 0, 0), "blue": (0, 0, 255)}
+    stored = bands(128, 96, [colours["red"], colours["blue"]])
+    exif = stored.getexif()
+    exif[0x0112] = orientation
+    save(stored, tmp_path / "images" / "turned" / "photo.jpg", exif=exif, quality=95)
+    image = build(tmp_path / "images", tmp_path).pool.images[0].astype(int)
+    assert np.abs(image[:8] - colours[top]).max() <= 8
+    assert np.abs(image[-8:] - colours[bottom]).max() <= 8
+
+
+def test_labels_number_sorted_class_folders_and_images_keep_a_fixed_order(tmp_path: Path) -> None:
+    root = tiny_folder(tmp_path / "images", {"zebra": 2, "Apple": 1, "mango": 3})
+    save(Image.new("RGB", (6, 4)), root / "mango" / "a" / "000.png")
+    listing = scan(root)
+    assert listing.classes == ("Apple", "mango", "zebra")
+    assert listing.entries == (
+        ("Apple/000.png", 0),
+        ("mango/000.png", 1),
+        ("mango/001.png", 1),
+        ("mango/002.png", 1),
+        ("mango/a/000.png", 1),
+        ("zebra/000.png", 2),
+        ("zebra/001.png", 2),
+    )
+    assert build(root, tmp_path).pool.labels.tolist() == [0, 1, 1, 1, 1, 2, 2]
+
+
+def test_a_labels_csv_keeps_its_row_order_and_numbers_sorted_class_names(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    for index, name in enumerate(["b.png", "sub/a.png", "c.png"]):
+        save(Image.new("RGB", (6, 4), (index * 100, 0, 0)), root / name)
+    labels = root / "labels.csv"  # beside the images: not an image, so not "unlisted"
+    labels.write_text("filename,label\nc.png,dog\n\nb.png,cat\r\nsub/./a.png,dog\n")
+    listing = scan(root, labels)
+    assert listing.classes == ("cat", "dog") and listing.problems == ()
+    assert listing.entries == (("c.png", 1), ("b.png", 0), ("sub/a.png", 1))
+    built = build(root, tmp_path, labels_csv=labels)
+    assert built.pool.labels.tolist() == [1, 0, 1]
+    assert built.pool.images[:, 0, 0, 0].tolist() == [200, 0, 100]
+    assert built.record["layout"] == "csv" and built.record["labels_csv"] == str(labels)
+    assert built.record["classes"] == [
+        {"label": 0, "name": "cat", "images": 1},
+        {"label": 1, "name": "dog", "images": 2},
+    ]
+
+
+def test_building_twice_or_with_more_workers_gives_identical_pools(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    for index in range(70):  # more than one chunk per worker
+        save(photo(50, 37, seed=index), root / f"class {index % 3}" / f"{index}.jpg")
+    once = build(root, tmp_path, side=48, name="once")
+    again = build(root, tmp_path, side=48, workers=2, name="again")
+    assert once.pool.images.tobytes() == again.pool.images.tobytes()
+    assert once.pool.labels.tobytes() == again.pool.labels.tobytes()
+    assert once.record_path.read_bytes() == again.record_path.read_bytes()
+
+
+def test_the_fingerprint_follows_names_sizes_and_times_and_nothing_else(tmp_path: Path) -> None:
+    root = tiny_folder(tmp_path / "images", {"a": 2, "b": 1})
+    first = fingerprint(scan(root))
+    Image.open(root / "a" / "000.png").load()  # reading changes nothing
+    (root / "README").write_text("beside the class folders")
+    assert fingerprint(scan(root)) == first
+    moved = root.rename(tmp_path / "moved")
+    assert fingerprint(scan(moved)) == first
+    image = moved / "a" / "000.png"
+    status = image.stat()
+    os.utime(image, ns=(status.st_atime_ns, status.st_mtime_ns + 1))
+    touched = fingerprint(scan(moved))
+    assert touched != first
+    image.rename(moved / "a" / "100.png")
+    renamed = fingerprint(scan(moved))
+    assert renamed != touched
+    with (moved / "a" / "100.png").open("ab") as grown:
+        grown.write(b"\0")
+    os.utime(moved / "a" / "100.png", ns=(status.st_atime_ns, status.st_mtime_ns + 1))
+    assert fingerprint(scan(moved)) not in (first, touched, renamed)
+
+
+def test_the_fingerprint_of_a_csv_folder_follows_the_labels(tmp_path: Path) -> None:
+    root = tiny_folder(tmp_path / "images", {"flat": 2})
+    labels = tmp_path / "labels.csv"
+    labels.write_text("filename,label\nflat/000.png,x\nflat/001.png,x\n")
+    first = fingerprint(scan(root, labels))
+    labels.write_text("filename,label\nflat/000.png,x\nflat/001.png,y\n")
+    assert fingerprint(scan(root, labels)) != first
+
+
+def test_scanning_is_quick_enough_for_the_workflow_to_run_it_when_parsed(tmp_path: Path) -> None:
+    """3,000 files (creating more would slow the tests); 10,000 scan and fingerprint in ~70 ms."""
+    root = tmp_path / "images"
+    for name in range(3):
+        (root / str(name)).mkdir(parents=True)
+        for index in range(1000):  # empty: a scan decodes nothing
+            os.close(os.open(f"{root}/{name}/{index}.jpg", os.O_CREAT | os.O_WRONLY))
+    started = time.perf_counter()
+    listing = scan(root)
+    fingerprint(listing)
+    assert len(listing.entries) == 3000
+    assert time.perf_counter() - started < 0.5
+
+
+def test_progress_is_printed_while_decoding(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(image_folder, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(image_folder, "CHUNK_IMAGES", 4)
+    build(tiny_folder(tmp_path / "images", {"a": 10}), tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(
+        r"decoded 4 / 10 images at 32 px \([\d,]+/s\), about [\d,]+ s left", lines[0]
+    )
+    assert re.fullmatch(r"decoded 10 images at 32 px in [\d.]+ s \([\d,]+/s\)", lines[2])

@@ -40,3 +40,8 @@ class ResultArchiveError(ImgbenchError):
 
 class LoaderError(ImgbenchError):
     """A training loader over a store failed: a worker died or hung, or the store went away."""
+
+
+class ImageFolderError(DatasetError):
+    """A folder of the user's own images holds files that cannot go into the image pool, or no
+    images, or more classes than a label byte can tell apart."""
