@@ -387,3 +387,225 @@ def test_progress_is_printed_while_decoding(tmp_path: Path, monkeypatch, capsys)
         r"decoded 4 / 10 images at 32 px \([\d,]+/s\), about [\d,]+ s left", lines[0]
     )
     assert re.fullmatch(r"decoded 10 images at 32 px in [\d.]+ s \([\d,]+/s\)", lines[2])
+
+
+# --- files that cannot be used ---------------------------------------------------------------
+
+
+def small() -> Image.Image:
+    return Image.new("RGB", (6, 4), (1, 2, 3))
+
+
+def truncated_jpeg(root: Path) -> None:
+    path = save(photo(200, 150, seed=0), root / "dog" / "truncated.jpg")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 3 // 4])
+
+
+def outside_link(root: Path) -> None:
+    (root / "cat" / "elsewhere.png").symlink_to(save(small(), root.parent / "outside.png"))
+
+
+# what is added to a good folder: (how, what the error must say about it)
+BAD = {
+    "truncated JPEG": (truncated_jpeg, "dog/truncated.jpg: unreadable: image file is truncated"),
+    "text named .jpg": (
+        lambda root: (root / "cat" / "x.jpg").write_text("not a picture"),
+        "cat/x.jpg: not an image Pillow can read",
+    ),
+    "no image extension": (
+        lambda root: (root / "cat" / "notes.txt").write_text("a note"),
+        "cat/notes.txt: not an image file (its extension is not one of .jpg .jpeg .png .ppm "
+        ".bmp .pgm .tif .tiff .webp); remove it or move it out of the class folders",
+    ),
+    "link outside the folder": (
+        outside_link,
+        "cat/elsewhere.png: symbolic link to {outside}, outside the folder; copy what it points "
+        "to into the folder, or remove the link",
+    ),
+    "broken link": (
+        lambda root: (root / "cat" / "gone.png").symlink_to(root / "cat" / "nowhere.png"),
+        "cat/gone.png: broken symbolic link; remove it or point it at an existing file",
+    ),
+    "link loop": (
+        lambda root: (root / "dog" / "again").symlink_to(root / "dog"),
+        "dog/again: symbolic link to a folder that holds it (a loop); remove it",
+    ),
+    "empty class folder": (
+        lambda root: (root / "empty" / "nested").mkdir(parents=True),
+        "empty/: class folder without image files; add images or remove it",
+    ),
+    "newline in a class name": (
+        lambda root: save(small(), root / "bad\nname" / "0.png"),
+        "'bad\\nname/': the folder name holds a newline, tab or other control character, so it "
+        "cannot be a class label; rename it",
+    ),
+    "control character in a class name": (
+        lambda root: save(small(), root / "bell\x07" / "0.png"),
+        "'bell\\x07/': the folder name holds a newline",
+    ),
+    "class name padded with spaces": (
+        lambda root: save(small(), root / " padded" / "0.png"),
+        " padded/: the folder name begins or ends with whitespace",
+    ),
+    "class name not UTF-8": (
+        lambda root: save(small(), root / os.fsdecode(b"caf\xe9") / "0.png"),
+        "b'caf\\xe9/': the folder name is not valid UTF-8",
+    ),
+    "a class whose only image is bad": (
+        lambda root: save(small(), root / "aaa" / "only.png").write_bytes(b"\x89PNG\r\n\x1a\n"),
+        "aaa/only.png: not an image Pillow can read",
+    ),
+}
+
+
+def good_folder(tmp_path: Path) -> Path:
+    return tiny_folder(tmp_path / "images", {"cat": 2, "dog": 2})
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_a_file_that_cannot_be_used_stops_the_build_and_is_named(bad: str, tmp_path) -> None:
+    root = good_folder(tmp_path)
+    add, said = BAD[bad]
+    add(root)
+    message = refused(root, tmp_path)
+    assert said.format(outside=tmp_path / "outside.png") in message
+    assert message.startswith(f"{root}: 1 files cannot be used:\n")
+
+
+def test_skipping_builds_without_the_bad_files_and_records_them(tmp_path: Path, capsys) -> None:
+    root = good_folder(tmp_path)
+    for add, _ in BAD.values():
+        add(root)
+    refused(root, tmp_path)  # all of them at once, in one message
+    built = build(root, tmp_path, skip=True)
+    assert built.pool.images.shape == (4, 32, 32, 3)
+    assert built.pool.labels.tolist() == [0, 0, 1, 1]  # "aaa" lost its only image: not a class
+    assert [entry["name"] for entry in built.record["classes"]] == ["cat", "dog"]
+    skipped = {entry["path"]: entry["reason"] for entry in built.record["skipped"]}
+    assert skipped.keys() == {
+        "dog/truncated.jpg",
+        "cat/x.jpg",
+        "cat/notes.txt",
+        "cat/elsewhere.png",
+        "cat/gone.png",
+        "dog/again",
+        "empty/",
+        "bad\nname/",
+        "bell\x07/",
+        " padded/",
+        os.fsdecode(b"caf\xe9") + "/",
+        "aaa/only.png",
+    }
+    assert skipped["cat/x.jpg"].startswith("not an image Pillow can read")
+    printed = capsys.readouterr().out
+    assert "skipped 12 files that cannot be used" in printed
+    assert "classes left without images, so not in the pool: aaa" in printed
+
+
+def test_decompression_bombs_are_refused_in_every_worker(tmp_path: Path, monkeypatch) -> None:
+    """Pillow warns above MAX_IMAGE_PIXELS and fails above twice that: both are bombs. The limit
+    set here reaches the forked workers (40 images: more than one chunk each)."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    root = tiny_folder(tmp_path / "images", {"cat": 20, "dog": 20})
+    save(Image.new("RGB", (40, 30)), root / "dog" / "warned.png")  # 1,200 pixels
+    save(Image.new("RGB", (60, 50)), root / "dog" / "failed.png")  # 3,000 pixels
+    message = refused(root, tmp_path, workers=2)
+    assert "dog/failed.png: decompression bomb: Image size (3000 pixels) exceeds limit" in message
+    assert "dog/warned.png: decompression bomb: Image size (1200 pixels) exceeds limit" in message
+    built = build(root, tmp_path, skip=True, workers=2)
+    assert len(built.pool) == 40
+    assert [entry["path"] for entry in built.record["skipped"]] == [
+        "dog/failed.png",
+        "dog/warned.png",
+    ]
+
+
+def test_an_error_lists_twenty_bad_files_and_counts_the_rest(tmp_path: Path) -> None:
+    root = good_folder(tmp_path)
+    for index in range(25):
+        (root / "cat" / f"{index:02}.jpg").write_text("not a picture")
+    message = refused(root, tmp_path)
+    assert message.count("not an image Pillow can read") == 20
+    assert "cat/19.jpg" in message and "cat/20.jpg" not in message
+    assert "  and 5 more\n" in message
+
+
+def test_more_classes_than_a_label_byte_holds_is_refused(tmp_path: Path) -> None:
+    root = tiny_folder(tmp_path / "images", {f"class {index}": 1 for index in range(257)})
+    out, record = tmp_path / "pool.npz", tmp_path / "pool.json"
+    with pytest.raises(ImageFolderError, match="257 classes") as raised:
+        build_folder_pool(root, None, 32, skip_unreadable=True, workers=1, out=out, record=record)
+    assert "at most 256 classes fit. Merge classes" in str(raised.value)
+    assert not out.exists() and not record.exists()
+
+
+def test_no_images_at_all_says_what_was_looked_for_and_where(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    (root / "cat").mkdir(parents=True)
+    (root / "cat" / "notes.txt").write_text("a note")
+    with pytest.raises(ImageFolderError) as raised:
+        scan(root)
+    message = str(raised.value)
+    assert message.startswith(f"{root}: no image files (.jpg .jpeg .png")
+    assert f"{root}/<class>/.../<image>" in message
+    save(small(), root / "loose.png")
+    with pytest.raises(ImageFolderError, match="1 image files lie directly in the folder: move"):
+        scan(root)
+    (root / "labels.csv").write_text("filename,label\n")
+    (root / "loose.png").unlink()
+    with pytest.raises(ImageFolderError, match="no image files .* which .*labels.csv should"):
+        scan(root, root / "labels.csv")
+    with pytest.raises(ImageFolderError, match="no such folder"):
+        scan(tmp_path / "nowhere")
+
+
+def test_a_labels_csv_names_every_row_and_file_that_cannot_be_used(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    for name in "a.png", "b.png", "c.png", "sub/d.png":
+        save(small(), root / name)
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "filename,label\n"
+        "a.png,cat\n"
+        "missing.png,cat\n"
+        "b.png, dog\n"
+        "a.png,dog\n"
+        "../outside.png,cat\n"
+        "notes.txt,cat\n"
+        "only one field\n"
+        "sub/d.png,dog\n"
+    )
+    message = refused(root, tmp_path, labels_csv=labels)
+    for said in [
+        "missing.png: listed in labels.csv (line 3) but missing; remove the row or add the file",
+        "b.png: labels.csv line 4: the label ' dog' begins or ends with whitespace; fix the label",
+        "a.png: labels.csv line 5: listed again (first on line 2); keep one row",
+        "../outside.png: labels.csv line 6: outside the folder; fix its path",
+        "notes.txt: labels.csv line 7: not an image file",
+        "labels.csv line 8: expected filename,label, found ['only one field']; fix or remove",
+        "c.png: image file not listed in labels.csv; add a row for it or move it out of the folder",
+    ]:
+        assert said in message
+    built = build(root, tmp_path, labels_csv=labels, skip=True)
+    assert built.record["classes"] == [
+        {"label": 0, "name": "cat", "images": 1},
+        {"label": 1, "name": "dog", "images": 1},
+    ]
+    assert len(built.record["skipped"]) == 7
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"name,class\na.png,cat\n", "the first row must be the header filename,label, found"),
+        (b"filename,label\na.png,caf\xe9\n", "not UTF-8 text (invalid continuation byte"),
+    ],
+)
+def test_a_labels_csv_that_cannot_be_read_is_refused(content: bytes, said: str, tmp_path) -> None:
+    save(small(), tmp_path / "images" / "a.png")
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes(content)
+    with pytest.raises(ImageFolderError, match=re.escape(said)):
+        scan(tmp_path / "images", labels)
+    with pytest.raises(ImageFolderError, match="no such labels CSV; create it"):
+        scan(tmp_path / "images", tmp_path / "nowhere.csv")
