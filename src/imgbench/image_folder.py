@@ -36,12 +36,12 @@ from imgbench.parallel import result_array
 from imgbench.pool import Pool
 from imgbench.resizing import RESIZE_FILTER_NAME, square
 
-# torchvision's IMG_EXTENSIONS without .pgm's and .ppm's rarer siblings; compared lower-cased.
+# torchvision's IMG_EXTENSIONS, compared lower-cased as it does.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 MAX_CLASSES = 256  # imgbench's stores keep a label in one byte
 SHOWN_PROBLEMS = 20  # an error lists this many bad files, then a count of the others
 CHUNK_IMAGES = 32  # images per worker task: many tasks share both cores out evenly
-PROGRESS_SECONDS = 5.0
+PROGRESS_SECONDS = 5.0  # a line this often, so a long build never looks stuck
 SKIP_ADVICE = (
     "Fix or remove them, or set `dataset.skip_unreadable: true` to build the pool without them "
     "(the pool's record then lists what was skipped)."
@@ -536,7 +536,7 @@ class _Progress:
         now = time.monotonic()
         if now - self.printed >= PROGRESS_SECONDS and self.done < self.total:
             self.printed = now
-            rate = self.done / (now - self.start)
+            rate = self.done / max(now - self.start, 1e-9)
             print(
                 f"decoded {self.done:,} / {self.total:,} images at {self.side} px "
                 f"({rate:,.0f}/s), about {(self.total - self.done) / rate:,.0f} s left",
