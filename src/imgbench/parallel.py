@@ -10,7 +10,6 @@ its own), everything runs in the calling process.
 from __future__ import annotations
 
 import itertools
-import mmap
 import multiprocessing
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
+from imgbench.forked_arrays import result_array
 from imgbench.stores.base import worker_count
 
 POOL_MIN_IMAGES = 1000  # a pool costs ~20 ms; decoding 500 PNG images: 33 ms alone, 37 with 2
@@ -59,16 +59,6 @@ def run_in_pool(
 def job() -> dict[str, Any]:
     """The values `run_in_pool` handed to this worker."""
     return _job
-
-
-def result_array(count: int, shape: tuple[int, ...], processes: int) -> np.ndarray:
-    """An uninitialised (count, *shape) uint8 array that forked workers can write into."""
-    if processes == 1:
-        return np.empty((count, *shape), dtype=np.uint8)
-    memory = mmap.mmap(-1, max(1, count * int(np.prod(shape))))
-    return np.frombuffer(memory, dtype=np.uint8)[: count * int(np.prod(shape))].reshape(
-        count, *shape
-    )
 
 
 def decode_range(

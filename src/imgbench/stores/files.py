@@ -38,7 +38,8 @@ from PIL import Image
 from imgbench.cells import Presentation
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
-from imgbench.parallel import job, pool_size, result_array, run_in_pool
+from imgbench.forked_arrays import result_array
+from imgbench.parallel import job, pool_size, run_in_pool
 from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
 
 PRESENTATION = Presentation(label="files", colour="tab:blue", rank=10)
