@@ -257,6 +257,7 @@ def test_every_format_and_mode_arrives_as_the_colour_a_viewer_shows(
         assert built.pool.images[row, :, 0].tolist() == [[10, 20, 30]] * 32
         assert built.pool.images[row, :, 31].tolist() == [[200, 100, 50]] * 32
     assert built.record == {
+        "source": "folder",
         "folder": str(formats_folder),
         "layout": "tree",
         "labels_csv": None,
@@ -301,6 +302,28 @@ def test_labels_number_sorted_class_folders_and_images_keep_a_fixed_order(tmp_pa
         ("zebra/001.png", 2),
     )
     assert build(root, tmp_path).pool.labels.tolist() == [0, 1, 1, 1, 1, 2, 2]
+
+
+def test_a_seeded_limited_pool_mixes_the_classes_and_keeps_every_label(tmp_path: Path) -> None:
+    root = tiny_folder(tmp_path / "images", {"a": 40, "b": 40, "c": 40})
+    out = tmp_path / "out"
+
+    def pool(limit: int, name: str) -> tuple[Pool, dict]:
+        build_folder_pool(
+            root, None, 8, skip_unreadable=False, workers=1, limit=limit, seed=0,
+            out=out / f"{name}.npz", record=out / f"{name}.json",
+        )  # fmt: skip
+        return Pool.load(out / f"{name}.npz"), json.loads((out / f"{name}.json").read_text())
+
+    few, few_record = pool(12, "few")
+    assert len(few) == 12 and set(few.labels.tolist()) == {0, 1, 2}  # not only class a
+    more, _ = pool(60, "more")
+    assert np.array_equal(more.images[:12], few.images)  # the same order, cut later
+    assert np.array_equal(more.labels[:12], few.labels)
+    _, record = pool(2, "two")
+    # Classes the first two images leave out keep their labels: pools of every size agree.
+    assert [one["name"] for one in record["classes"]] == ["a", "b", "c"]
+    assert sum(one["images"] for one in few_record["classes"]) == 12
 
 
 def test_a_labels_csv_keeps_its_row_order_and_numbers_sorted_class_names(tmp_path: Path) -> None:

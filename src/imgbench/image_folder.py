@@ -23,7 +23,7 @@ import posixpath
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imgbench.atomic_files import write_json
 from imgbench.errors import ImageFolderError
-from imgbench.parallel import result_array
+from imgbench.forked_arrays import result_array
 from imgbench.pool import Pool
 from imgbench.resizing import RESIZE_FILTER_NAME, square
 
@@ -124,9 +124,12 @@ def build_folder_pool(
     workers: int,
     out: Path,
     record: Path,
+    limit: int | None = None,
+    seed: int | None = None,
 ) -> None:
     """Decode every image of `folder` as a side×side square (`imgbench.resizing.square`) into the
-    image pool at `out`, and say in the JSON `record` what it was built from.
+    image pool at `out`, and say in the JSON `record` what it was built from. With `limit` and
+    `seed`, only the pool's images (`chosen`) are decoded.
 
     Problems stop the build before anything is written, unless `skip_unreadable`. A file with
     more pixels than Pillow's `PIL.Image.MAX_IMAGE_PIXELS` (its default, unless the caller
@@ -141,6 +144,7 @@ def build_folder_pool(
             f"dataset with at most {MAX_CLASSES} {kind}."
         )
     digest = fingerprint(listing)
+    everything, listing = listing, chosen(listing, limit, seed)
     images, failures = _decode_all(listing, side, workers)
     problems = [*listing.problems, *failures]
     if problems and not skip_unreadable:
@@ -156,7 +160,9 @@ def build_folder_pool(
             )
         )
     old_labels = np.array([listing.entries[row][1] for row in kept])
-    used = np.unique(old_labels)  # a class whose every image was skipped is dropped
+    # A class whose every image was skipped is dropped; one the pool's images only happen to
+    # leave out keeps its label, so the pools of every size agree on labels.
+    used = np.unique([label for path, label in everything.entries if path not in failed])
     labels = np.searchsorted(used, old_labels).astype(np.uint8)
     classes = [listing.classes[label] for label in used]
     if len(kept) < len(images):
@@ -170,6 +176,7 @@ def build_folder_pool(
     write_json(
         record,
         {
+            "source": "folder",
             "folder": str(listing.root),
             "layout": listing.layout,
             "labels_csv": None if listing.labels_csv is None else str(listing.labels_csv),
@@ -189,6 +196,17 @@ def build_folder_pool(
         f"from {listing.root}",
         flush=True,
     )
+
+
+def chosen(listing: Listing, limit: int | None, seed: int | None) -> Listing:
+    """The images a pool holds, in pool order: every image in listing order, or with a `seed`
+    in an order shuffled by it (so that the first N of a pool, a store's images, hold every
+    class rather than the first class folder's), then the first `limit`."""
+    entries = listing.entries
+    if seed is not None:
+        order = np.random.default_rng(seed).permutation(len(entries))
+        entries = tuple(entries[index] for index in order)
+    return replace(listing, entries=entries[:limit])
 
 
 def _shown(path: str) -> str:
