@@ -136,8 +136,8 @@ def test_the_loader_without_torch_is_refused_naming_the_extra(monkeypatch) -> No
 
 def test_the_loader_reads_the_largest_cutoff_up_to_its_n() -> None:
     loader = {"enabled": True, "n": 1000, "implementations": ["fast", "parquet/documented"]}
-    assert loader_images({"cutoffs": [10, 100, 3000], "loader": loader}) == 100
-    assert loader_images({"cutoffs": [10, 100, 3000], "loader": {**loader, "n": None}}) == 3000
+    assert loader_images({"loader": loader}, [10, 100, 3000]) == 100
+    assert loader_images({"loader": {**loader, "n": None}}, [10, 100, 3000]) == 3000
     stores = [
         ("lmdb", "fast", "raw"),
         ("lmdb", "tutorial", "raw"),

@@ -24,7 +24,9 @@ from imgbench.present.registry import FILE_TYPES
 
 # The figures drawn from the summary and disk tables; the loader's have tests of their own below.
 FIGURES = tuple(
-    spec.name for spec in registry.FIGURES if spec.tables == registry.MEASUREMENT_TABLES
+    spec.name
+    for spec in registry.FIGURES
+    if spec.tables == registry.MEASUREMENT_TABLES and not spec.across_sizes
 )
 # As the workflow passes them: every format's, and the decode floors'.
 PRESENTATIONS = {name: stores.presentation(name) for name in (*stores.formats(), FLOOR_FORMAT)}
@@ -105,6 +107,7 @@ def summary_row(series, n, operation, phase, cache, order, readers, seconds) -> 
         "method": series[0],
         "implementation": series[1],
         "codec": series[2],
+        "image_size": 32,
         "n_images": n,
         "operation": operation,
         "phase": phase,
@@ -169,6 +172,7 @@ def make_disk(series=PER_IMAGE) -> pd.DataFrame:
                 "method": method,
                 "implementation": implementation,
                 "codec": codec,
+                "image_size": 32,
                 "n_images": n,
                 "kib_allocated": int(kib * n) + 4,
                 "kib_apparent": int(kib * n * 0.9) + 1,
@@ -207,7 +211,7 @@ def ratio_label(value: float) -> str:
 
 def test_every_figure_is_declared_once_and_drawn_by_its_family() -> None:
     assert len(FIGURES) == len(set(FIGURES)) == 17 and FILE_TYPES == ("png", "svg")
-    assert len(registry.NAMES) == len(set(registry.NAMES)) == 20
+    assert len(registry.NAMES) == len(set(registry.NAMES)) == 21
     drawn = {}
     for family in registry.FAMILIES:
         drawers = importlib.import_module(f"imgbench.present.{family}").DRAWERS
@@ -623,6 +627,7 @@ def loader_summary(tmp_path: Path) -> Path:
                         "method": name,
                         "implementation": implementation,
                         "codec": codec,
+                        "image_size": 32,
                         "n_images": 3000,
                         "sampler": sampler,
                         "workers": workers,

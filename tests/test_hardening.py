@@ -46,7 +46,7 @@ SLOW_CONFIG = merged(
     single_operations=1,
     reads={"cache": ["warm"], "order": ["sequential"], "readers": [1], "seed": 0},
 )
-STORE = "results/stores/files/tutorial/png/3000"
+STORE = "results/stores/files/tutorial/png/32px/3000"
 TABLES = "results/tables/summary.csv"  # a whole run but the figures, which these tests never read
 
 
@@ -116,10 +116,10 @@ def test_a_full_disk_fails_clearly_and_leaves_no_store(tmp_path: Path) -> None:
     output, _ = run.communicate(timeout=600)
     assert run.returncode != 0
     assert "file-size limit" in output and "free space" in output, output[-3000:]
-    stores = project / "results/stores/hdf5/fast/raw"
+    stores = project / "results/stores/hdf5/fast/raw/32px"
     left = [path.name for path in stores.iterdir()] if stores.exists() else []
     assert not [name for name in left if "3000" in name], left  # no partial store, no scratch
-    assert not (project / "results/measurements/hdf5/fast/raw/3000/write_many.csv").exists()
+    assert not (project / "results/measurements/hdf5/fast/raw/32px/3000/write_many.csv").exists()
 
 
 def test_a_second_run_in_the_same_folder_is_refused(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import yaml
 
 from imgbench import cli, open_store, provenance
 from imgbench.cells import DISK_COLUMNS, LOADER_COLUMNS, LOADER_SUMMARY_COLUMNS, TIMING_COLUMNS
-from imgbench.present.registry import FILE_TYPES, NAMES
+from imgbench.present.registry import FIGURES, FILE_TYPES
 from imgbench.synthetic import synthetic_images
 
 from conftest import TINY_CONFIG, TINY_TRAIN_IMAGES, Run, copy_project, merged, run_snakemake
@@ -33,7 +33,9 @@ STORES = [
 FLOORS = [("floor", "baseline", "png")]
 # The stores the loader experiment reads (`loader.implementations`: fast and the baseline).
 LOADED = [store for store in STORES if store[1] != "tutorial"]
-POOL = "results/dataset/pool.npz"
+# The figures of a run of one image size: all but those comparing sizes.
+NAMES = [spec.name for spec in FIGURES if not spec.across_sizes]
+POOL = "results/dataset/32px/pool.npz"
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_every_table_and_figure_is_made(finished) -> None:
     assert len(reads) == read_cells * 2 * 2  # x cutoffs x repeats
     floor = reads[reads.method == "floor"]
     assert set(floor.n_images) == {10, 150}
-    table = project / "results/measurements/floor/png/150/read_many.csv"
+    table = project / "results/measurements/floor/png/32px/150/read_many.csv"
     floor_table = pd.read_csv(table, keep_default_na=False)
     assert set(floor_table.filesystem) == {"n/a"}  # decoded from memory: no filesystem
     assert set(zip(floor.cache, floor.order, floor.readers, strict=True)) == {
@@ -119,10 +121,12 @@ def test_every_table_and_figure_is_made(finished) -> None:
     assert "| png decode floor |" in report and "| files+png tutorial |" in report
     codecs = report[report.index("## Codecs") :]
     assert "| png | 150 |" in codecs and "lossless" in codecs
-    quality = json.loads((project / "results/measurements/floor/png/150/quality.json").read_text())
+    quality = json.loads(
+        (project / "results/measurements/floor/png/32px/150/quality.json").read_text()
+    )
     assert quality["codec"] == "png" and quality["n_images"] == 150
     assert quality["psnr_db"] is None and 0 < quality["mean_bytes"] < 32 * 32 * 3
-    assert (project / "results/measurements/floor/png/10/read_many.csv").is_file()
+    assert (project / "results/measurements/floor/png/32px/10/read_many.csv").is_file()
     for name in NAMES:
         for file_type in FILE_TYPES:
             figure = project / f"results/figures/{name}.{file_type}"
@@ -168,7 +172,7 @@ def test_every_store_holds_the_repeated_training_images(finished) -> None:
     pool, labels = synthetic_images(TINY_TRAIN_IMAGES, seed=7)
     for method, implementation, codec in STORES:
         with open_store(
-            project / f"results/stores/{method}/{implementation}/{codec}/150"
+            project / f"results/stores/{method}/{implementation}/{codec}/32px/150"
         ) as reader:
             assert len(reader) == 150
             images, read_labels = reader.read_many(np.arange(150))
@@ -248,7 +252,7 @@ def test_html_report_builds_offline_with_every_figure(finished) -> None:
         assert f"{name}.png" in html, name
     assert "summary.csv" in html and "provenance.json" in html
     assert "Three Ways of Storing and Accessing" in html  # the workflow description
-    assert "5. Codecs and containers" in html and "8. Provenance" in html
+    assert "5. Codecs and containers" in html and "9. Provenance" in html
 
 
 def test_archive_target_writes_a_verifiable_archive_once(finished) -> None:
@@ -406,7 +410,7 @@ def test_editing_one_format_module_reruns_only_that_format(finished) -> None:
         "loader": 1,  # its fast store
         **RECORDED,
     }
-    assert "results/stores/hdf5/fast/raw/10" in run.output
+    assert "results/stores/hdf5/fast/raw/32px/10" in run.output
     assert "results/stores/files/" not in run.output
 
 

@@ -57,6 +57,8 @@ def test_record_has_every_field_and_its_run_id_follows_the_config(tmp_path: Path
     archive.write_bytes(b"not really an archive")
     table = tmp_path / "write_many.csv"
     table.write_text("seconds\n1\n")
+    pool = tmp_path / "pool.json"
+    pool.write_text('{"source": "rendered", "side": 64, "images": 10}')
     config = {"dataset": {"source": "synthetic", "synthetic_images": 10, "seed": 0}}
 
     def record(config: dict) -> dict:
@@ -65,6 +67,7 @@ def test_record_has_every_field_and_its_run_id_follows_the_config(tmp_path: Path
             config=config,
             archive=archive,
             verified_md5="0" * 32,
+            pools=[pool],
             results=tmp_path,
             result_tables=[table],
             stores=[{"method": "raw", "sha256": "1" * 64}],
@@ -78,5 +81,6 @@ def test_record_has_every_field_and_its_run_id_follows_the_config(tmp_path: Path
     assert first["thread_caps"]["read_store"]["OPENBLAS_NUM_THREADS"] == 2
     assert first["software"]["Lance file format written"] == "2.2"
     assert first["dataset"]["sha256"] == file_digest(archive)
+    assert first["dataset"]["pools"] == [{"source": "rendered", "side": 64, "images": 10}]
     other = record({**config, "repeats": 5})
     assert other["run_id"] != first["run_id"] and other["config_sha256"] != first["config_sha256"]

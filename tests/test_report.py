@@ -23,7 +23,7 @@ def read_rows(
     """Timing rows of one read cell at 1,000 images, six repeats around `seconds`."""
     deviations = factors.pop("deviations", TIGHT)
     cell = {"method": method, "implementation": implementation, "codec": codec}
-    cell |= {"n_images": 1000}
+    cell |= {"image_size": 32, "n_images": 1000}
     cell |= {"operation": "read_many", "phase": "read", "cache": "warm", "order": "sequential"}
     cell |= {"readers": 1, "sample": 0, "images": 1000, "resident_fraction": None}
     cell |= {"memory_returned_kib": 0, "batch_p50_seconds": None, "batch_p99_seconds": None}
@@ -136,10 +136,10 @@ def benchmark_files(folder: Path) -> list[Path]:
     """Benchmark files as Snakemake writes them, for four jobs that ran one after the other."""
     files = []
     jobs = (
-        ("build_store/files/fast/png/1000.tsv", 30.0, 1_800_000_030),
-        ("single_image/files/fast/png.tsv", 30.0, 1_800_000_095),
-        ("read_store/files/fast/png/1000.tsv", 90.0, 1_800_000_125),
-        ("decode_floor/png/1000.tsv", 15.0, 1_800_000_140),
+        ("build_store/files/fast/png/32px/1000.tsv", 30.0, 1_800_000_030),
+        ("single_image/files/fast/png/32px.tsv", 30.0, 1_800_000_095),
+        ("read_store/files/fast/png/32px/1000.tsv", 90.0, 1_800_000_125),
+        ("decode_floor/png/32px/1000.tsv", 15.0, 1_800_000_140),
     )
     for job, seconds, ended in jobs:
         path = folder / "benchmarks" / job
@@ -170,6 +170,7 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
                 "method": "files",
                 "implementation": "fast",
                 "codec": "png",
+                "image_size": 32,
                 "n_images": 1000,
                 "kib_allocated": 4040,
                 "kib_apparent": 2195,
@@ -179,6 +180,7 @@ def test_report_states_machine_config_time_and_largest_run(tmp_path: Path) -> No
                     "method": "hdf5",
                     "implementation": "fast",
                     "codec": codec,
+                    "image_size": 32,
                     "n_images": 1000,
                     "kib_allocated": kib,
                     "kib_apparent": kib,

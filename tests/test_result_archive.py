@@ -30,6 +30,7 @@ def timings(run_id: str, scale: dict[str, float], *, old: bool = False) -> pd.Da
             "method": name,
             "implementation": "fast",
             "codec": CODECS[name],
+            "image_size": 32,
             "n_images": 1000,
             "operation": "read_many",
             "phase": "read",
@@ -46,7 +47,7 @@ def timings(run_id: str, scale: dict[str, float], *, old: bool = False) -> pd.Da
     ]
     frame = pd.DataFrame(rows)
     if old:
-        frame = frame.drop(columns="codec").replace({"method": {"files": "png"}})
+        frame = frame.drop(columns=["codec", "image_size"]).replace({"method": {"files": "png"}})
     return frame
 
 

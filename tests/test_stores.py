@@ -223,9 +223,11 @@ def test_an_old_table_is_read_under_todays_names() -> None:
         "method",
         "implementation",
         "codec",
+        "image_size",
         "n_images",
         "seconds",
     ]
+    assert set(new.image_size) == {32}  # every table before the size axis measured CIFAR-10
     assert list(zip(new.method, new.implementation, new.codec, strict=True)) == [
         ("files", "tutorial", "png"),
         ("lmdb", "fast", "raw"),

@@ -91,11 +91,24 @@ def test_ruff_is_clean() -> None:
         ({"loader": {"workers": [-1]}}, "workers"),
         ({"loader": {"workers": [0, 65]}}, "workers"),
         ({"loader": {"samplers": ["random"]}}, "random"),
-        ({"loader": {"n": 5}}, "`loader.n` is 5, below every cutoff [10, 150]"),
+        ({"loader": {"n": 5}}, "`loader.n` is 5, below every cutoff at 32 px [10, 150]"),
         (
             {"loader": {"implementations": ["fats"]}},
             "`loader.implementations` names 'fats', which no format implements",
         ),
+        ({"image_sizes": [4]}, "image_sizes"),
+        ({"image_sizes": []}, "image_sizes"),
+        (
+            {"image_sizes": [32, 512], "stores": {"folder": "results/stores", "max_gb": 0.001}},
+            "at 512 px no cutoff fits `stores.max_gb` (0.001 GB)",
+        ),
+        (
+            {"image_sizes": [1024], "cutoffs": [10**8], "loader": {"n": None}},
+            "lower `cutoffs`, `image_sizes` or `stores.max_gb`",
+        ),
+        ({"dataset": {"source": "folder"}}, "`dataset.folder` is not set"),
+        ({"dataset": {"labels_csv": "labels.csv"}}, "`dataset.labels_csv` is set but"),
+        ({"dataset": {"source": "folder", "folder": "no/such/folder"}}, "no such folder"),
     ],
     ids=[
         "unknown-format",
@@ -138,6 +151,13 @@ def test_ruff_is_clean() -> None:
         "unknown-sampler",
         "loader-n-below-every-cutoff",
         "unknown-loader-implementation",
+        "image-size-too-small",
+        "no-image-sizes",
+        "no-cutoff-fits-the-store-cap",
+        "stores-larger-than-the-free-space",
+        "folder-source-without-folder",
+        "labels-csv-without-folder-source",
+        "missing-image-folder",
     ],
 )
 def test_invalid_config_is_refused_before_any_job(change: dict, named: str, tmp_path: Path) -> None:

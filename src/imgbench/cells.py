@@ -247,8 +247,21 @@ def implementation_rank(implementation: str) -> tuple[int, str]:
 FORMAT_COLUMN = "method"  # see the module docstring
 CODEC_COLUMN = "codec"
 SERIES_KEYS = (FORMAT_COLUMN, "implementation", CODEC_COLUMN)
+# The side, in pixels, of the square images a row measured (config `image_sizes`): every table
+# and figure exists per size, and the tutorial's CIFAR-10 images are 32.
+SIZE_COLUMN = "image_size"
+TUTORIAL_IMAGE_SIZE = 32
 # What one measured cell is; its repeats and samples are summarised together.
-SUMMARY_KEYS = (*SERIES_KEYS, "n_images", "operation", "phase", "cache", "order", "readers")
+SUMMARY_KEYS = (
+    *SERIES_KEYS,
+    SIZE_COLUMN,
+    "n_images",
+    "operation",
+    "phase",
+    "cache",
+    "order",
+    "readers",
+)
 TIMING_COLUMNS = (
     *SUMMARY_KEYS,
     "repeat",
@@ -279,7 +292,7 @@ SUMMARY_COLUMNS = (
     "batch_p50_seconds",  # batched reads: medians over the repeats of each repeat's percentile
     "batch_p99_seconds",
 )
-DISK_KEYS = (*SERIES_KEYS, "n_images")
+DISK_KEYS = (*SERIES_KEYS, SIZE_COLUMN, "n_images")
 DISK_COLUMNS = (*DISK_KEYS, "kib_allocated", "kib_apparent", "sha256")
 
 
@@ -301,7 +314,7 @@ class Sampler(StrEnum):
 # raw baseline's images.npy memory-mapped. Rows name them as format `limit`, codec raw.
 LIMIT_FORMAT = "limit"
 LIMIT_PRESENTATION = Presentation(label="limit", colour="silver", rank=BASELINE_RANK + 2)
-LOADER_KEYS = (*SERIES_KEYS, "n_images", "sampler", "workers", "batch_size")
+LOADER_KEYS = (*SERIES_KEYS, SIZE_COLUMN, "n_images", "sampler", "workers", "batch_size")
 UNIFORM_DISPLACEMENT = 1 / 3  # a uniform shuffle's mean |epoch position - stored index| ÷ N
 LOADER_MEASURES = (
     "first_batch_seconds",  # from asking for the epoch's iterator to the first batch
@@ -327,7 +340,16 @@ LOADER_SUMMARY_COLUMNS = (
 RUN_ID_COLUMN = "run_id"  # first column of every aggregated table
 # Columns that hold numbers; all others are names, "n/a" included.
 NUMERIC_COLUMNS = frozenset(
-    {"n_images", "readers", "repeat", "sample", "images", "seconds", "resident_fraction"}
+    {
+        SIZE_COLUMN,
+        "n_images",
+        "readers",
+        "repeat",
+        "sample",
+        "images",
+        "seconds",
+        "resident_fraction",
+    }
     | {"memory_returned_kib"}
     | {"samples", "seconds_median", "seconds_min", "seconds_max", "seconds_p90"}
     | {"seconds_ci_low", "seconds_ci_high", "ci_coverage", "ci_half_width"}
@@ -375,6 +397,11 @@ def of_series(frame: pd.DataFrame, series: Series) -> pd.DataFrame:
     return chosen.sort_values("n_images")
 
 
+def of_image_size(frame: pd.DataFrame, side: int) -> pd.DataFrame:
+    """The rows of `frame` measured on images of `side` px."""
+    return frame[frame[SIZE_COLUMN] == side]
+
+
 def cell_key(row: Mapping[str, object]) -> tuple[object, ...]:
     """The values of `SUMMARY_KEYS` naming the cell a summary or timing row belongs to."""
     return tuple(row[key] for key in SUMMARY_KEYS)
@@ -396,12 +423,19 @@ OLD_FORMATS = {"png": ("files", "png"), "lmdb": ("lmdb", RAW_CODEC), "hdf5": ("h
 
 
 def upgrade_old_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """A table written before the codec axis, with the names a current one uses: `png` becomes
-    the files container with the png codec, every other store holds raw pixels."""
-    if CODEC_COLUMN in frame.columns or FORMAT_COLUMN not in frame.columns:
+    """A table written before the codec or size axes, with the columns a current one has: `png`
+    becomes the files container with the png codec, every other store holds raw pixels, and
+    every image is the tutorial's 32 px."""
+    if FORMAT_COLUMN not in frame.columns:
         return frame
-    names = [OLD_FORMATS.get(name, (name, RAW_CODEC)) for name in frame[FORMAT_COLUMN]]
-    upgraded = frame.assign(**{FORMAT_COLUMN: [name for name, _ in names]})
-    position = list(frame.columns).index("implementation") + 1
-    upgraded.insert(position, CODEC_COLUMN, [codec for _, codec in names])
+    upgraded = frame
+    if CODEC_COLUMN not in frame.columns:
+        names = [OLD_FORMATS.get(name, (name, RAW_CODEC)) for name in frame[FORMAT_COLUMN]]
+        upgraded = frame.assign(**{FORMAT_COLUMN: [name for name, _ in names]})
+        position = list(frame.columns).index("implementation") + 1
+        upgraded.insert(position, CODEC_COLUMN, [codec for _, codec in names])
+    if SIZE_COLUMN not in upgraded.columns and "n_images" in upgraded.columns:
+        upgraded = upgraded.copy()
+        position = list(upgraded.columns).index("n_images")
+        upgraded.insert(position, SIZE_COLUMN, TUTORIAL_IMAGE_SIZE)
     return upgraded

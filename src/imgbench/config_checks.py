@@ -10,22 +10,99 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from imgbench.cells import BASELINE, BASELINE_FORMAT, RAW_CODEC, codec_rank
-from imgbench.cifar import training_images
 from imgbench.codecs import Codec
 from imgbench.errors import ConfigError, StoreError
 from imgbench.machine import nearest_existing
 from imgbench.stores import codecs, formats, get_store, implementations
 
 
-def check_cutoffs_fit(config: Mapping[str, object]) -> None:
-    """Refuse, before any job runs, cutoffs the image pool cannot fill without repeating."""
-    available = training_images(config["dataset"])  # type: ignore[arg-type]
+def check_dataset(dataset: Mapping[str, object]) -> None:
+    """Refuse a folder source without an existing folder, and folder keys with another
+    source."""
+    if dataset["source"] == "folder" and not dataset.get("folder"):
+        raise ConfigError(
+            "`dataset.source` is folder but `dataset.folder` is not set: set it to your folder "
+            "of images (one subfolder per class, or flat with `dataset.labels_csv`)"
+        )
+    if dataset["source"] == "folder" and not Path(str(dataset["folder"])).is_dir():
+        raise ConfigError(
+            f"`dataset.folder` is {dataset['folder']!r}: no such folder; point it at the folder "
+            "holding your images (relative to the project, or absolute)"
+        )
+    if dataset["source"] != "folder" and dataset.get("labels_csv"):
+        raise ConfigError(
+            f"`dataset.labels_csv` is set but `dataset.source` is {dataset['source']}: set "
+            "`dataset.source: folder` (and `dataset.folder`), or remove `labels_csv`"
+        )
+
+
+def check_cutoffs_fit(config: Mapping[str, object], available: int) -> None:
+    """Refuse, before any job runs, cutoffs the `available` images cannot fill without
+    repeating."""
     too_large = [n for n in config["cutoffs"] if n > available]  # type: ignore[attr-defined]
     if too_large and not config.get("repeat_pool", True):
         raise ConfigError(
             f"`cutoffs` {too_large} exceed the {available:,} training images and `repeat_pool` "
             "is false: lower those cutoffs, or set `repeat_pool: true` to repeat the images in "
             "order as the tutorial does"
+        )
+
+
+def pixel_bytes(side: int, count: int) -> int:
+    """The raw RGB bytes of `count` images of `side` x `side` pixels."""
+    return count * side * side * 3
+
+
+def size_cutoffs(config: Mapping[str, object]) -> dict[int, list[int]]:
+    """Each image size's cutoffs: those of `cutoffs` whose raw pixels fit `stores.max_gb`
+    (all of them when it is null). Refuses a size no cutoff fits."""
+    limit = config["stores"].get("max_gb")  # type: ignore[attr-defined]
+    chosen = {}
+    for side in config["image_sizes"]:  # type: ignore[attr-defined]
+        fitting = [
+            n
+            for n in config["cutoffs"]  # type: ignore[attr-defined]
+            if limit is None or pixel_bytes(side, n) <= limit * 1e9
+        ]
+        if not fitting:
+            smallest = min(config["cutoffs"])  # type: ignore[type-var]
+            raise ConfigError(
+                f"at {side} px no cutoff fits `stores.max_gb` ({limit} GB): the smallest, "
+                f"{smallest:,} images, holds {pixel_bytes(side, smallest) / 1e9:.2f} GB of "
+                "pixels; raise `stores.max_gb`, add a smaller cutoff, or drop the size from "
+                "`image_sizes`"
+            )
+        chosen[side] = fitting
+    return chosen
+
+
+def store_bytes_estimate(side: int, count: int) -> int:
+    """An upper estimate of a store's disk use: its raw pixels and a tenth more for the format's
+    own structure, and never under one 4 KiB block per image (a file per image takes one)."""
+    return count * max(int(1.1 * side * side * 3), 4096)
+
+
+def check_free_space(
+    stores_folder: Path,
+    planned: Mapping[Path, tuple[int, int]],
+    pools: Mapping[Path, tuple[int, int]],
+) -> None:
+    """Refuse, before any job runs, a run whose stores and image pools (path -> (side, images))
+    would not fit the free space where they are kept. Those already on disk need no more."""
+    needed = sum(
+        store_bytes_estimate(side, count)
+        for path, (side, count) in [*planned.items(), *pools.items()]
+        if not path.exists()
+    )
+    existing = nearest_existing(stores_folder)
+    usage = os.statvfs(existing)
+    free = usage.f_bavail * usage.f_frsize
+    if needed > free:
+        raise ConfigError(
+            f"the stores and image pools this run keeps need about {needed / 1e9:.1f} GB, "
+            f"{free / 1e9:.1f} GB free on the disk of `stores.folder` ({existing}): lower "
+            "`cutoffs`, `image_sizes` or `stores.max_gb` (a store's size cap), or move "
+            "`stores.folder` to a larger disk"
         )
 
 
@@ -71,21 +148,21 @@ def check_loader(config: Mapping[str, object]) -> None:
         return
     if importlib.util.find_spec("torch") is None:
         raise ConfigError(f"`loader.enabled` is true but PyTorch is not installed: {LOADER_EXTRA}")
-    count = loader_images(config)
-    if count is None:
-        raise ConfigError(
-            f"`loader.n` is {loader['n']}, below every cutoff {config['cutoffs']}: the loader "
-            "reads the largest store up to `loader.n` images, so raise it (or set null for the "
-            "largest cutoff)"
-        )
+    for side, cutoffs in size_cutoffs(config).items():
+        if loader_images(config, cutoffs) is None:
+            raise ConfigError(
+                f"`loader.n` is {loader['n']}, below every cutoff at {side} px {cutoffs}: the "
+                "loader reads the largest store up to `loader.n` images, so raise it (or set "
+                "null for the largest cutoff)"
+            )
     _check_implementation_names(loader["implementations"], "loader.implementations")  # type: ignore[arg-type]
 
 
-def loader_images(config: Mapping[str, object]) -> int | None:
-    """The images each loader cell reads: the largest cutoff up to `loader.n` (null: the
-    largest cutoff); None if every cutoff is above it."""
+def loader_images(config: Mapping[str, object], cutoffs: list[int]) -> int | None:
+    """The images each loader cell reads at a size with `cutoffs`: the largest up to
+    `loader.n` (null: the largest); None if every cutoff is above it."""
     most = config["loader"]["n"]  # type: ignore[index]
-    fitting = [n for n in config["cutoffs"] if most is None or n <= most]  # type: ignore[attr-defined]
+    fitting = [n for n in cutoffs if most is None or n <= most]
     return max(fitting) if fitting else None
 
 

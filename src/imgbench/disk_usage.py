@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from imgbench.atomic_files import write_rows
-from imgbench.cells import DISK_COLUMNS
+from imgbench.cells import DISK_COLUMNS, SIZE_COLUMN
 from imgbench.errors import StoreError
 from imgbench.stores.base import Store
 
@@ -26,11 +26,14 @@ def disk_usage_kib(path: Path) -> tuple[int, int]:
     return du(), du("--apparent-size")
 
 
-def measure_store(store: Store, n_images: int, store_dir: Path, table: Path) -> None:
+def measure_store(
+    store: Store, image_size: int, n_images: int, store_dir: Path, table: Path
+) -> None:
     """`du` of the store and one checksum of its data, so two runs' stores can be compared."""
     allocated, apparent = disk_usage_kib(store_dir)
     checksum = store.checksum(store_dir)
     row = store.series_columns() | {
+        SIZE_COLUMN: image_size,
         "n_images": n_images,
         "kib_allocated": allocated,
         "kib_apparent": apparent,

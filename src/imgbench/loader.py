@@ -53,6 +53,7 @@ from imgbench.atomic_files import write_rows
 from imgbench.cells import (
     LOADER_COLUMNS,
     SERIES_KEYS,
+    SIZE_COLUMN,
     Sampler,
 )
 from imgbench.errors import LoaderError, StoreError, VerificationError
@@ -391,6 +392,7 @@ def measure_cell(
         rows.append(
             {
                 **dict(zip(SERIES_KEYS, target.series, strict=True)),
+                SIZE_COLUMN: source.images.shape[1],
                 "n_images": len(source.labels),
                 "sampler": kind,
                 "workers": workers,

@@ -25,7 +25,13 @@ import yaml
 
 from imgbench import machine
 from imgbench.atomic_files import atomic_path
-from imgbench.cells import DISK_COLUMNS, NOT_APPLICABLE, SERIES_KEYS, TIMING_COLUMNS
+from imgbench.cells import (
+    DISK_COLUMNS,
+    NOT_APPLICABLE,
+    SERIES_KEYS,
+    SIZE_COLUMN,
+    TIMING_COLUMNS,
+)
 from imgbench.checksums import file_digest, files_sha256
 
 # What the code state hashes: everything that decides what the pipeline does.
@@ -79,24 +85,33 @@ def _utc(timestamp: float) -> str:
 
 
 def dataset_record(
-    dataset: Mapping[str, object], archive: Path, verified_md5: str
+    dataset: Mapping[str, object],
+    archive: Path | None,
+    verified_md5: str | None,
+    pools: Sequence[Path],
 ) -> dict[str, object]:
-    """Where the images came from and the checksums of the archive that was actually used."""
+    """Where the images came from: the checksums of the archive that was actually used (none
+    for a folder of the user's images), and how each size's image pool was made from it (a
+    folder's classes and the files it skipped among them)."""
     source = dataset["source"]
+    made = [json.loads(path.read_text()) for path in pools]
+    if archive is None:
+        return {"source": source, "folder": dataset["folder"], "pools": made}
     record: dict[str, object] = {"source": source, "archive": str(archive)}
     if source == "synthetic":
         record |= {"url": None, "images": dataset["synthetic_images"], "seed": dataset["seed"]}
     else:
         record |= {"url": dataset["url"], "local_copy": dataset.get("archive")}
-    return record | {"md5": verified_md5, "sha256": file_digest(archive)}
+    return record | {"md5": verified_md5, "sha256": file_digest(archive), "pools": made}
 
 
 def build(
     *,
     code: Mapping[str, object],
     config: Mapping[str, object],
-    archive: Path,
-    verified_md5: str,
+    archive: Path | None,
+    verified_md5: str | None,
+    pools: Sequence[Path],
     results: Path,
     result_tables: Sequence[Path],
     stores: Sequence[Mapping[str, object]],
@@ -113,7 +128,7 @@ def build(
         "code": dict(code),
         "config": dict(config),
         "config_sha256": config_sha256(config),
-        "dataset": dataset_record(config["dataset"], archive, verified_md5),
+        "dataset": dataset_record(config["dataset"], archive, verified_md5, pools),
         "software": software,
         # `machine` is where this record was written; `measured_on` every host that timed a
         # store, with the filesystem type the stores were on. On one machine the hosts agree;
@@ -149,8 +164,9 @@ def record_provenance(
     config: dict[str, object],
     thread_caps: Mapping[str, Mapping[str, int]],
     format_facts: Mapping[str, str],
-    archive_path: Path,
-    checksum: Path,
+    archive_path: Path | None,
+    checksum: Path | None,
+    pool_records: Sequence[Path],
     timing_tables: Sequence[Path],
     disk_tables: Sequence[Path],
     loader_tables: Sequence[Path],
@@ -166,12 +182,13 @@ def record_provenance(
     measured_on = timings[["host", "filesystem"]].astype(str).drop_duplicates()
     # Decode floors touch no filesystem.
     measured_on = measured_on[measured_on.filesystem != NOT_APPLICABLE]
-    keys = [*SERIES_KEYS, "n_images", "sha256"]
+    keys = [*SERIES_KEYS, SIZE_COLUMN, "n_images", "sha256"]
     built = build(
         code=code_state(project),
         config=config,
         archive=archive_path,
-        verified_md5=checksum.read_text().strip(),
+        verified_md5=checksum.read_text().strip() if checksum else None,
+        pools=pool_records,
         results=record.parent,
         result_tables=[*timing_tables, *disk_tables, *loader_tables],
         stores=stores[keys].to_dict("records"),

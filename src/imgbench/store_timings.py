@@ -18,6 +18,7 @@ from imgbench.cells import (
     FLOOR_FORMAT,
     NOT_APPLICABLE,
     SERIES_KEYS,
+    SIZE_COLUMN,
     TIMING_COLUMNS,
     read_cells,
 )
@@ -31,6 +32,7 @@ from imgbench.stores.base import Store
 def build_store(
     store: Store,
     pool: Path,
+    image_size: int,
     n_images: int,
     store_dir: Path,
     table: Path,
@@ -44,12 +46,13 @@ def build_store(
     images, labels = Pool.load(pool).first(n_images)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_write_many(store, images, labels, store_dir, policy, discarded)
-    _write_timings(table, timings, store, n_images, store_dir)
+    _write_timings(table, timings, store, image_size, n_images, store_dir)
 
 
 def read_store(
     store: Store,
     pool: Path,
+    image_size: int,
     n_images: int,
     store_dir: Path,
     table: Path,
@@ -69,12 +72,13 @@ def read_store(
     cells = read_cells(caches, orders, readers)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_reads(store, store_dir, images, labels, policy, cells, seed, batch_size)
-    _write_timings(table, timings, store, n_images, store_dir)
+    _write_timings(table, timings, store, image_size, n_images, store_dir)
 
 
 def single_image(
     store: Store,
     pool: Path,
+    image_size: int,
     scratch: Path,
     table: Path,
     repeats: Mapping[str, float],
@@ -88,12 +92,13 @@ def single_image(
     images, labels = Pool.load(pool).first(operations)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_single(store, images, labels, scratch, policy, operations, discarded)
-    _write_timings(table, timings, store, 1, scratch)
+    _write_timings(table, timings, store, image_size, 1, scratch)
 
 
 def decode_floor(
     codec: Codec,
     pool: Path,
+    image_size: int,
     n_images: int,
     table: Path,
     quality: Path,
@@ -109,6 +114,7 @@ def decode_floor(
     expected = images if codec.lossless else decode_many(codec, blobs, images.shape[1:], threads)
     record = {
         "codec": codec.name,
+        SIZE_COLUMN: image_size,
         "jpeg_quality": None if codec.lossless else codec.jpeg_quality,
         "n_images": n_images,
         "mean_bytes": sum(map(len, blobs)) / max(1, len(blobs)),
@@ -119,17 +125,29 @@ def decode_floor(
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_decode_floor(codec, blobs, expected, policy, workers=threads)
     labels = dict(zip(SERIES_KEYS, (FLOOR_FORMAT, BASELINE, codec.name), strict=True))
-    labels |= {"n_images": n_images, "host": socket.gethostname(), "filesystem": NOT_APPLICABLE}
+    labels |= {
+        SIZE_COLUMN: image_size,
+        "n_images": n_images,
+        "host": socket.gethostname(),
+        "filesystem": NOT_APPLICABLE,
+    }
     write_rows(table, TIMING_COLUMNS, [timing.row(**labels) for timing in timings])
     for timing in timings:
         print(f"{codec.name} decode floor n={n_images} #{timing.repeat}: {timing.seconds:.6f} s")
 
 
 def _write_timings(
-    table: Path, timings: list[measure.Timing], store: Store, n_images: int, store_dir: Path
+    table: Path,
+    timings: list[measure.Timing],
+    store: Store,
+    image_size: int,
+    n_images: int,
+    store_dir: Path,
 ) -> None:
-    """Rows labelled with the store, the host and the filesystem type the store was on."""
-    labels = store.series_columns() | {"n_images": n_images, "host": socket.gethostname()}
+    """Rows labelled with the store, the image size, the host and the filesystem type the store
+    was on."""
+    labels = store.series_columns() | {SIZE_COLUMN: image_size, "n_images": n_images}
+    labels["host"] = socket.gethostname()
     labels["filesystem"] = filesystem(store_dir.parent)["type"]
     write_rows(table, TIMING_COLUMNS, [timing.row(**labels) for timing in timings])
     for timing in timings:

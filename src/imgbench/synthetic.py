@@ -14,6 +14,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -34,20 +35,19 @@ LABEL_NAMES: tuple[str, ...] = (
     "truck",
 )
 
-_SIDE = 32
-_CHUNK = 500  # images per thread task: many tasks to share out, a few MB of temporaries each
+_SIDE = 32  # CIFAR-10's images, the archive's
+_CHUNK = 500  # 32 px images per thread task: many tasks to share out, a few MB of temporaries each
 _MAX_SHAPES = 3
 # Per-image noise level, tuned so a PNG of one image averages about 2 KB like real CIFAR-10.
 _NOISE_SIGMA = (3.0, 9.0)
-# Pixel centres in [0, 1]: x varies along columns (1, 1, 32), y along rows (1, 32, 1).
-_X = ((np.arange(_SIDE, dtype=np.float32) + 0.5) / _SIDE).reshape(1, 1, _SIDE)
-_Y = _X.reshape(1, _SIDE, 1)
 
 
-def synthetic_images(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 (count, 32, 32, 3) HWC, labels int64 (count,) in 0..9), deterministic in
-    (count, seed), so a synthetic dataset can be regenerated instead of stored."""
-    return _generate(count, np.random.default_rng(seed))
+def synthetic_images(count: int, seed: int, side: int = _SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (count, side, side, 3) HWC, labels int64 (count,) in 0..9), deterministic
+    in (count, seed, side), so a synthetic dataset can be regenerated instead of stored. Larger
+    sides are rendered at that size, not upsampled, so their PNG and JPEG sizes stay those of
+    photo-like images."""
+    return _generate(count, np.random.default_rng(seed), side)
 
 
 def write_synthetic_archive(path: Path, train_images: int, seed: int) -> str:
@@ -119,37 +119,42 @@ def _members(train_images: int, seed: int) -> Iterator[tuple[str, bytes]]:
     yield "readme.html", _readme(seed, train_images, len(test_y))
 
 
-def _generate(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _generate(
+    count: int, rng: np.random.Generator, side: int = _SIDE
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw the labels, then render the images in chunks on all cores.
 
     Each chunk gets its own child generator spawned from `rng`, so the result does not depend
     on how the threads are scheduled (NumPy releases the GIL inside its array operations).
     """
     labels = rng.integers(0, len(LABEL_NAMES), size=count, dtype=np.int64)
-    starts = range(0, count, _CHUNK)
-    sizes = [min(_CHUNK, count - start) for start in starts]
-    images = np.empty((count, _SIDE, _SIDE, 3), dtype=np.uint8)
+    chunk_images = max(1, _CHUNK * _SIDE * _SIDE // (side * side))  # same temporaries per task
+    starts = range(0, count, chunk_images)
+    sizes = [min(chunk_images, count - start) for start in starts]
+    images = np.empty((count, side, side, 3), dtype=np.uint8)
     with ThreadPoolExecutor() as pool:
+        render = partial(_render, side=side)
         for start, chunk in zip(
-            starts, pool.map(_render, sizes, rng.spawn(len(sizes))), strict=True
+            starts, pool.map(render, sizes, rng.spawn(len(sizes))), strict=True
         ):
             images[start : start + len(chunk)] = chunk
     return images, labels
 
 
-def _render(n: int, rng: np.random.Generator) -> np.ndarray:
+def _render(n: int, rng: np.random.Generator, side: int) -> np.ndarray:
     """Render n images: a two-colour gradient background, one to three shaded shapes, a light
-    blur to soften edges, then Gaussian noise; returns uint8 (n, 32, 32, 3).
+    blur to soften edges, then Gaussian noise; returns uint8 (n, side, side, 3).
 
-    Works channel-first so every full-size operation runs over contiguous 32x32 planes, and
-    builds each per-pixel coordinate field as (n, 1, 32) + (n, 32, 1), one full-size pass.
+    Works channel-first so every full-size operation runs over contiguous planes, and builds
+    each per-pixel coordinate field as (n, 1, side) + (n, side, 1), one full-size pass.
     The pixel arithmetic uses only exactly rounded operations (+, -, *, /, sqrt; no
     trigonometry), so the bytes do not depend on a CPU's or NumPy build's SIMD maths routines.
     """
     # Background: linear gradient between two colours along a random direction, t in [0, 1].
     cos, sin = _directions(n, rng)
     span = np.abs(cos) + np.abs(sin)
-    t = _linear(cos / span, sin / span, np.float32(0.5), np.float32(0.5)) + 0.5
+    grid = _grid(side)
+    t = _linear(grid, cos / span, sin / span, np.float32(0.5), np.float32(0.5)) + 0.5
     colours = rng.uniform(0.0, 255.0, size=(2, n, 3, 1, 1)).astype(np.float32)
     img = colours[0] + t[:, None] * (colours[1] - colours[0])
 
@@ -162,8 +167,8 @@ def _render(n: int, rng: np.random.Generator) -> np.ndarray:
         shade = rng.uniform(-40.0, 40.0, size=(n, 3, 1, 1)).astype(np.float32)
         # Shape-local coordinates, rotated and scaled so the boundary lies at |u|, |v| ~ 1.
         cos, sin = _directions(n, rng)
-        u = _linear(cos / rx, sin / rx, cx, cy)
-        v = _linear(-sin / ry, cos / ry, cx, cy)
+        u = _linear(grid, cos / rx, sin / rx, cx, cy)
+        v = _linear(grid, -sin / ry, cos / ry, cx, cy)
         ellipse = u * u + v * v <= 1.0
         rectangle = np.maximum(np.abs(u), np.abs(v)) <= 1.0
         triangle = (v <= 1.0) & (2 * np.abs(u) <= v + 1.0)  # apex at v = -1, base at v = 1
@@ -187,7 +192,7 @@ def _render(n: int, rng: np.random.Generator) -> np.ndarray:
 
     # Luminance noise (one draw per pixel, shared by the channels), like sensor grain.
     sigma = rng.uniform(*_NOISE_SIGMA, size=(n, 1, 1, 1)).astype(np.float32)
-    img += sigma * rng.standard_normal(size=(n, 1, _SIDE, _SIDE), dtype=np.float32)
+    img += sigma * rng.standard_normal(size=(n, 1, side, side), dtype=np.float32)
     np.rint(img, out=img)
     np.clip(img, 0, 255, out=img)
     return img.transpose(0, 2, 3, 1).astype(np.uint8, order="C")
@@ -201,9 +206,23 @@ def _directions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     return (x / norm).astype(np.float32), (y / norm).astype(np.float32)
 
 
-def _linear(a: np.ndarray, b: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
-    """a * (x - x0) + b * (y - y0) over the pixel grid, per image: (n, 32, 32)."""
-    return (_X - x0) * a + (_Y - y0) * b
+@cache
+def _grid(side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel centres in [0, 1]: x varies along columns (1, 1, side), y along rows (1, side, 1)."""
+    x = ((np.arange(side, dtype=np.float32) + 0.5) / side).reshape(1, 1, side)
+    return x, x.reshape(1, side, 1)
+
+
+def _linear(
+    grid: tuple[np.ndarray, np.ndarray],
+    a: np.ndarray,
+    b: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+) -> np.ndarray:
+    """a * (x - x0) + b * (y - y0) over the pixel grid, per image: (n, side, side)."""
+    x, y = grid
+    return (x - x0) * a + (y - y0) * b
 
 
 def _batch_pickle(label: str, images: np.ndarray, labels: np.ndarray, first_index: int) -> bytes:

@@ -8,7 +8,7 @@ image. Its batches are already stacked, so pass `collate_fn=as_batch`:
     from torch.utils.data import DataLoader
     from imgbench.torch import StoreDataset, as_batch
 
-    dataset = StoreDataset("results/stores/lmdb/fast/raw/100000")
+    dataset = StoreDataset("results/stores/lmdb/fast/raw/32px/100000")
     for images, labels in DataLoader(dataset, batch_size=256, shuffle=True, collate_fn=as_batch):
         ...  # images: (256, 32, 32, 3) uint8, labels: (256,) int64
 

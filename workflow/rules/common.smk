@@ -7,17 +7,28 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from imgbench import code_tracking, discards, machine, stores, thread_pools
+from imgbench import (
+    code_tracking,
+    discards,
+    image_folder,
+    machine,
+    stores,
+    thread_pools,
+)
+from imgbench.cifar import training_images
 from imgbench.cells import (
     FLOOR_FORMAT,
     LIMIT_FORMAT,
     RAW_CODEC,
+    TUTORIAL_IMAGE_SIZE,
     Operation,
     codec_rank,
     read_factors,
 )
 from imgbench.config_checks import (
     check_cutoffs_fit,
+    check_dataset,
+    check_free_space,
     check_loader,
     check_repeats,
     check_stores_folder,
@@ -26,21 +37,40 @@ from imgbench.config_checks import (
     loaded_stores,
     loader_images,
     measured_stores,
+    pixel_bytes,
+    size_cutoffs,
 )
 from imgbench.present import registry
 
 validate(config, schema="../schemas/config.schema.yaml")
-check_cutoffs_fit(config)
+DATASET = config["dataset"]
+# A folder of the user's images is the dataset (`imgbench.image_folder`): listed, not decoded,
+# when the workflow is parsed; its fingerprint (names, sizes, mtimes) reruns the pools it changes.
+check_dataset(DATASET)
+FOLDER = (
+    image_folder.scan(
+        Path(DATASET["folder"]), DATASET["labels_csv"] and Path(DATASET["labels_csv"])
+    )
+    if DATASET["source"] == "folder"
+    else None
+)
+AVAILABLE_IMAGES = len(FOLDER.entries) if FOLDER else training_images(DATASET)
+check_cutoffs_fit(config, AVAILABLE_IMAGES)
 check_stores_folder(config["stores"])
 check_repeats(config["repeats"])
 check_variations_for(config["reads"])
 check_loader(config)
 
-DATASET = config["dataset"]
-CUTOFFS = config["cutoffs"]
 READS = config["reads"]
+# Every image size measured, and the cutoffs at each (those `stores.max_gb` lets through).
+SIZES = config["image_sizes"]
+SIZE_CUTOFFS = size_cutoffs(config)
 STORES_FOLDER = config["stores"]["folder"]
-STORE_DIR = os.path.join(STORES_FOLDER, "{format}/{implementation}/{codec}/{n}")
+STORE_DIR = os.path.join(
+    STORES_FOLDER, "{format}/{implementation}/{codec}/{size}px/{n}"
+)
+POOL = "results/dataset/{size}px/pool.npz"
+POOL_RECORD = "results/dataset/{size}px/pool.json"
 # A store is read, then measured with du, right after its build job rather than after every other
 # build: pages unused for a minute leave the page cache on machines that reclaim proactively, and
 # reading a store back into the cache before its warm reads costs time (docs/measurement.md).
@@ -57,7 +87,8 @@ FLOORS = decode_floors(STORES, config["baseline"])
 # The stores the loader experiment reads, how many images, and the encoded codecs whose limit
 # (their images encoded in memory) it measures beside the raw ones.
 LOADER_STORES = loaded_stores(STORES, config["loader"])
-LOADER_N = loader_images(config)
+# At each size, the largest of its cutoffs up to `loader.n`.
+LOADER_N = {size: loader_images(config, SIZE_CUTOFFS[size]) for size in SIZES}
 LOADER_CODECS = sorted(
     {codec for _, _, codec in LOADER_STORES if codec != RAW_CODEC}, key=codec_rank
 )
@@ -82,6 +113,7 @@ wildcard_constraints:
     implementation="[a-z][a-z0-9_]*",
     codec="[a-z][a-z0-9_]*",
     n=r"[1-9][0-9]*",
+    size=r"[1-9][0-9]*",
     figure="|".join(registry.NAMES),
 
 
@@ -192,9 +224,6 @@ def store_output():
     )
 
 
-IMAGE_BYTES = 32 * 32 * 3
-
-
 def store_mem_mb(copies):
     """Memory a store job needs: the image pool plus `copies` arrays of its N images (source,
     read-back, shared memory for reader processes, a format's own buffers), and 512 MB for
@@ -204,14 +233,76 @@ def store_mem_mb(copies):
     """
 
     def mem_mb(wildcards):
-        return 512 + math.ceil(copies * int(wildcards.n) * IMAGE_BYTES / 2**20)
+        size, n = int(wildcards.size), int(wildcards.n)
+        images = pool_images(size) + copies * n
+        return 512 + math.ceil(pixel_bytes(size, images) / 2**20)
 
     return mem_mb
+
+
+def pool_images(size):
+    """The images the pool of one size holds: every training image at the archive's 32 px (the
+    tutorial's pool), else no more than that size's largest cutoff needs."""
+    if size == TUTORIAL_IMAGE_SIZE and DATASET["source"] != "folder":
+        return AVAILABLE_IMAGES
+    return min(AVAILABLE_IMAGES, max(SIZE_CUTOFFS[size]))
+
+
+def pool_recipe(wildcards):
+    """How the pool of one size is made (`imgbench.pool_sources`): unpickled from the archive's
+    batches at 32 px, rendered at the size (synthetic), resized from the 32 px pool (CIFAR-10
+    with the named filter), or decoded from the user's folder."""
+    size = int(wildcards.size)
+    if DATASET["source"] == "folder":
+        return {
+            "source": "folder",
+            "folder": str(Path(DATASET["folder"]).resolve()),
+            "labels_csv": DATASET.get("labels_csv"),
+            "skip_unreadable": DATASET["skip_unreadable"],
+            "seed": DATASET["seed"],
+            "images": pool_images(size),
+            "fingerprint": image_folder.fingerprint(FOLDER),
+        }
+    if size == TUTORIAL_IMAGE_SIZE:
+        return {"source": "archive"}
+    if DATASET["source"] == "synthetic":
+        return {
+            "source": "rendered",
+            "images": pool_images(size),
+            "seed": DATASET["seed"],
+        }
+    return {"source": "resized", "images": pool_images(size)}
+
+
+def pool_inputs(wildcards):
+    """The files a pool is made from: the archive's batches, or the 32 px pool it resizes."""
+    recipe = pool_recipe(wildcards)["source"]
+    if recipe == "archive":
+        return {"batches": "results/dataset/cifar-10-batches-py"}
+    if recipe == "resized":
+        return {"source_pool": POOL.format(size=TUTORIAL_IMAGE_SIZE)}
+    return {}
+
+
+def pool_records():
+    """How each size's pool was made: the provenance record keeps them."""
+    return expand(POOL_RECORD, size=SIZES)
 
 
 def store_runtime_minutes(wildcards):
     """A scheduler's time limit for one store job: ample for PNG at 100,000 images (~5 min)."""
     return 10 + int(wildcards.n) // 2000
+
+
+def archive_files():
+    """The verified archive and its checksum, unless the dataset is the user's folder."""
+    if DATASET["source"] == "folder":
+        return {}
+    folder = cifar_folder()
+    return {
+        "archive": f"{folder}/cifar-10-python.tar.gz",
+        "checksum": f"{folder}/cifar-10-python.tar.gz.md5",
+    }
 
 
 def cifar_folder():
@@ -225,13 +316,24 @@ def users_cifar_archive():
     return [DATASET["archive"]] if DATASET.get("archive") else []
 
 
-def per_store(pattern, **wildcards):
-    """`pattern` for every measured (format, implementation, codec), expanded over
+def per_size(pattern, **wildcards):
+    """`pattern` at every image size and each of that size's cutoffs, expanded over
     `wildcards`."""
+    paths = [
+        path
+        for size in SIZES
+        for path in expand(pattern, size=size, n=SIZE_CUTOFFS[size], **wildcards)
+    ]
+    return list(dict.fromkeys(paths))
+
+
+def per_store(pattern, **wildcards):
+    """`pattern` for every measured (format, implementation, codec) at every size and cutoff,
+    expanded over `wildcards`."""
     return [
         path
         for name, implementation, codec in STORES
-        for path in expand(
+        for path in per_size(
             pattern,
             format=name,
             implementation=implementation,
@@ -242,28 +344,28 @@ def per_store(pattern, **wildcards):
 
 
 def floor_tables():
-    return expand(
-        "results/measurements/floor/{codec}/{n}/read_many.csv", codec=FLOORS, n=CUTOFFS
+    return per_size(
+        "results/measurements/floor/{codec}/{size}px/{n}/read_many.csv", codec=FLOORS
     )
 
 
 def codec_records():
-    """Each measured encoded codec's bytes per image and error, at the largest cutoff."""
-    return expand(
-        "results/measurements/floor/{codec}/{n}/quality.json",
-        codec=FLOORS,
-        n=max(CUTOFFS),
-    )
+    """Each measured encoded codec's bytes per image and error, at each size's largest
+    cutoff."""
+    return [
+        f"results/measurements/floor/{codec}/{size}px/{max(SIZE_CUTOFFS[size])}/quality.json"
+        for size in SIZES
+        for codec in FLOORS
+    ]
 
 
 def timing_tables():
     per_cutoff = per_store(
-        "results/measurements/{format}/{implementation}/{codec}/{n}/{operation}.csv",
-        n=CUTOFFS,
+        "results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/{operation}.csv",
         operation=[Operation.WRITE_MANY, Operation.READ_MANY],
     )
     single = per_store(
-        "results/measurements/{format}/{implementation}/{codec}/single.csv"
+        "results/measurements/{format}/{implementation}/{codec}/{size}px/single.csv"
     )
     return per_cutoff + single + floor_tables()
 
@@ -271,34 +373,50 @@ def timing_tables():
 def job_time_files():
     """Snakemake's benchmark file of every measuring job: the report says where time went."""
     per_cutoff = per_store(
-        "results/benchmarks/{job}/{format}/{implementation}/{codec}/{n}.tsv",
+        "results/benchmarks/{job}/{format}/{implementation}/{codec}/{size}px/{n}.tsv",
         job=["build_store", "read_store", "disk_usage"],
-        n=CUTOFFS,
     )
     single = per_store(
-        "results/benchmarks/single_image/{format}/{implementation}/{codec}.tsv"
+        "results/benchmarks/single_image/{format}/{implementation}/{codec}/{size}px.tsv"
     )
-    floors = expand(
-        "results/benchmarks/decode_floor/{codec}/{n}.tsv", codec=FLOORS, n=CUTOFFS
+    floors = per_size(
+        "results/benchmarks/decode_floor/{codec}/{size}px/{n}.tsv", codec=FLOORS
     )
-    loaders = [
-        f"results/benchmarks/loader/{name}/{implementation}/{codec}/{LOADER_N}.tsv"
-        for name, implementation, codec in LOADER_STORES
-    ]
-    limits = (
-        [f"results/benchmarks/loader_limits/{LOADER_N}.tsv"] if LOADER_STORES else []
+    loaders = loaded(
+        "results/benchmarks/loader/{format}/{implementation}/{codec}/{size}px/{n}.tsv",
+        "results/benchmarks/loader_limits/{size}px/{n}.tsv",
     )
-    return per_cutoff + single + floors + loaders + limits
+    return per_cutoff + single + floors + loaders
 
 
-def loader_tables():
-    """The loader experiment's tables: one per loaded store, and the limits'."""
+def loaded(per_store_pattern, limits_pattern):
+    """`per_store_pattern` for each loaded store and `limits_pattern` once, at every size and
+    that size's loader N; nothing if the loader does not run."""
     if not LOADER_STORES:
         return []
     return [
-        f"results/measurements/{name}/{implementation}/{codec}/{LOADER_N}/loader.csv"
-        for name, implementation, codec in LOADER_STORES
-    ] + [f"results/measurements/limit/{LOADER_N}/loader.csv"]
+        path
+        for size in SIZES
+        for path in [
+            per_store_pattern.format(
+                format=name,
+                implementation=implementation,
+                codec=codec,
+                size=size,
+                n=LOADER_N[size],
+            )
+            for name, implementation, codec in LOADER_STORES
+        ]
+        + [limits_pattern.format(size=size, n=LOADER_N[size])]
+    ]
+
+
+def loader_tables():
+    """The loader experiment's tables: one per loaded store, and the limits', per size."""
+    return loaded(
+        "results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/loader.csv",
+        "results/measurements/limit/{size}px/{n}/loader.csv",
+    )
 
 
 def loader_report_tables():
@@ -313,7 +431,11 @@ def raw_store_for_limits(wildcards):
     if not config["baseline"]:
         return []
     return STORE_DIR.format(
-        format="raw", implementation="baseline", codec="raw", n=wildcards.n
+        format="raw",
+        implementation="baseline",
+        codec="raw",
+        size=wildcards.size,
+        n=wildcards.n,
     )
 
 
@@ -321,14 +443,39 @@ def loader_mem_mb(wildcards):
     """The pool, the images the loader must return, the batches of an epoch kept to check them,
     a limit's copy in memory, and the workers' shared batches; 1 GB for Python and torch.
     """
-    return 1024 + math.ceil(6 * int(wildcards.n) * IMAGE_BYTES / 2**20)
+    size, n = int(wildcards.size), int(wildcards.n)
+    return 1024 + math.ceil(pixel_bytes(size, pool_images(size) + 6 * n) / 2**20)
 
 
 def disk_tables():
     return per_store(
-        "results/measurements/{format}/{implementation}/{codec}/{n}/disk_usage.csv",
-        n=CUTOFFS,
+        "results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/disk_usage.csv"
     )
+
+
+def planned_stores():
+    """Every store this run keeps, as path -> (image size, images): what the free-space check
+    counts (node-local stores are deleted on their node as soon as they are measured).
+    """
+    if config["stores"]["node_local"]:
+        return {}
+    return {
+        Path(
+            STORE_DIR.format(
+                format=name, implementation=implementation, codec=codec, size=size, n=n
+            )
+        ): (size, n)
+        for name, implementation, codec in STORES
+        for size in SIZES
+        for n in SIZE_CUTOFFS[size]
+    }
+
+
+check_free_space(
+    Path(STORES_FOLDER),
+    planned_stores(),
+    {Path(POOL.format(size=size)): (size, pool_images(size)) for size in SIZES},
+)
 
 
 # Known before any job runs; as params of the provenance job, a change to any of them reruns it.
@@ -364,11 +511,13 @@ def figure_tables(wildcards):
 
 
 def drawn_figures():
-    """Every figure whose tables this run makes: the loader's only if it runs."""
+    """Every figure whose tables this run makes: the loader's only if it runs, those comparing
+    image sizes only if it measures several."""
     return [
         spec.name
         for spec in registry.FIGURES
-        if LOADER_STORES or spec.tables != registry.LOADER_TABLES
+        if (LOADER_STORES or spec.tables != registry.LOADER_TABLES)
+        and (len(SIZES) > 1 or not spec.across_sizes)
     ]
 
 
@@ -402,6 +551,7 @@ def archived_files():
 def report_config():
     """The config keys a reader of the benchmark report needs to interpret it."""
     keys = [
+        "image_sizes",
         "cutoffs",
         "methods",
         "implementations",

@@ -1,5 +1,6 @@
-# Stage 1: the CIFAR-10 python archive (downloaded, the user's own, or synthetic), verified,
-# extracted safely and unpickled into one image pool.
+# Stage 1: the images. The CIFAR-10 python archive (downloaded, the user's own, or synthetic),
+# verified, extracted safely and unpickled; or a folder of the user's own images. From either, one
+# image pool per configured image size.
 
 
 rule fetch_cifar:
@@ -57,13 +58,26 @@ rule extract_cifar:
 
 rule build_pool:
     input:
-        batches="results/dataset/cifar-10-batches-py",
+        unpack(pool_inputs),
         code=tracked_code("build_pool.py"),
     output:
-        "results/dataset/pool.npz",
+        pool=POOL,
+        record=POOL_RECORD,
     log:
-        "results/logs/build_pool.log",
+        "results/logs/build_pool/{size}px.log",
+    benchmark:
+        "results/benchmarks/build_pool/{size}px.tsv"
     conda:
         "../envs/imgbench.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wildcards: 1024
+        + math.ceil(
+            3
+            * pixel_bytes(int(wildcards.size), pool_images(int(wildcards.size)))
+            / 2**20
+        ),
+    params:
+        recipe=pool_recipe,
     script:
         "../scripts/build_pool.py"

@@ -6,15 +6,15 @@
 
 rule loader:
     input:
-        pool="results/dataset/pool.npz",
+        pool=POOL,
         store_dir=STORE_DIR,
         code=store_code("loader.py"),
     output:
-        table="results/measurements/{format}/{implementation}/{codec}/{n}/loader.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/loader.csv",
     log:
-        "results/logs/loader/{format}/{implementation}/{codec}/{n}.log",
+        "results/logs/loader/{format}/{implementation}/{codec}/{size}px/{n}.log",
     benchmark:
-        "results/benchmarks/loader/{format}/{implementation}/{codec}/{n}.tsv"
+        "results/benchmarks/loader/{format}/{implementation}/{codec}/{size}px/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: STORE_TIMING_THREADS
@@ -32,15 +32,15 @@ rule loader:
 
 rule loader_limits:
     input:
-        pool="results/dataset/pool.npz",
+        pool=POOL,
         raw_store=raw_store_for_limits,
         code=tracked_code("loader_limits.py"),
     output:
-        table="results/measurements/limit/{n}/loader.csv",
+        table="results/measurements/limit/{size}px/{n}/loader.csv",
     log:
-        "results/logs/loader_limits/{n}.log",
+        "results/logs/loader_limits/{size}px/{n}.log",
     benchmark:
-        "results/benchmarks/loader_limits/{n}.tsv"
+        "results/benchmarks/loader_limits/{size}px/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: STORE_TIMING_THREADS
@@ -66,12 +66,12 @@ rule aggregate_loader:
         epochs=report(
             "results/tables/loader.csv",
             caption="../report/loader_table.rst",
-            category="7. Tables",
+            category="8. Tables",
         ),
         summary=report(
             "results/tables/loader_summary.csv",
             caption="../report/loader_summary.rst",
-            category="7. Tables",
+            category="8. Tables",
         ),
     log:
         "results/logs/aggregate_loader.log",

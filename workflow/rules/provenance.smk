@@ -3,8 +3,8 @@
 
 checkpoint provenance:
     input:
-        archive=f"{cifar_folder()}/cifar-10-python.tar.gz",
-        checksum=f"{cifar_folder()}/cifar-10-python.tar.gz.md5",
+        **archive_files(),
+        pools=pool_records(),
         timings=timing_tables(),
         disk=disk_tables(),
         loaders=loader_tables(),
@@ -13,7 +13,7 @@ checkpoint provenance:
         record=report(
             "results/provenance.json",
             caption="../report/provenance.rst",
-            category="8. Provenance",
+            category="9. Provenance",
         ),
         config="results/config.yaml",
     log:

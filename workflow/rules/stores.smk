@@ -5,15 +5,15 @@
 
 rule build_store:
     input:
-        pool="results/dataset/pool.npz",
+        pool=POOL,
         code=store_code("build_store.py"),
     output:
         store_dir=store_output(),
-        table="results/measurements/{format}/{implementation}/{codec}/{n}/write_many.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/write_many.csv",
     log:
-        "results/logs/build_store/{format}/{implementation}/{codec}/{n}.log",
+        "results/logs/build_store/{format}/{implementation}/{codec}/{size}px/{n}.log",
     benchmark:
-        "results/benchmarks/build_store/{format}/{implementation}/{codec}/{n}.tsv"
+        "results/benchmarks/build_store/{format}/{implementation}/{codec}/{size}px/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: STORE_TIMING_THREADS
@@ -31,15 +31,15 @@ rule build_store:
 
 rule read_store:
     input:
-        pool="results/dataset/pool.npz",
+        pool=POOL,
         store_dir=STORE_DIR,
         code=store_code("read_store.py"),
     output:
-        table="results/measurements/{format}/{implementation}/{codec}/{n}/read_many.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/read_many.csv",
     log:
-        "results/logs/read_store/{format}/{implementation}/{codec}/{n}.log",
+        "results/logs/read_store/{format}/{implementation}/{codec}/{size}px/{n}.log",
     benchmark:
-        "results/benchmarks/read_store/{format}/{implementation}/{codec}/{n}.tsv"
+        "results/benchmarks/read_store/{format}/{implementation}/{codec}/{size}px/{n}.tsv"
     priority: READ_PRIORITY
     conda:
         "../envs/imgbench.yaml"
@@ -62,14 +62,14 @@ rule read_store:
 
 rule single_image:
     input:
-        pool="results/dataset/pool.npz",
+        pool=POOL,
         code=store_code("single_image.py"),
     output:
-        table="results/measurements/{format}/{implementation}/{codec}/single.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/{size}px/single.csv",
     log:
-        "results/logs/single_image/{format}/{implementation}/{codec}.log",
+        "results/logs/single_image/{format}/{implementation}/{codec}/{size}px.log",
     benchmark:
-        "results/benchmarks/single_image/{format}/{implementation}/{codec}.tsv"
+        "results/benchmarks/single_image/{format}/{implementation}/{codec}/{size}px.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: SINGLE_IMAGE_THREADS
@@ -81,7 +81,9 @@ rule single_image:
         store=store_params(),
         repeats=config["repeats"],
         operations=config["single_operations"],
-        scratch=os.path.join(STORES_FOLDER, "{format}/{implementation}/{codec}/single"),
+        scratch=os.path.join(
+            STORES_FOLDER, "{format}/{implementation}/{codec}/{size}px/single"
+        ),
         discarded=DISCARDED,
     script:
         "../scripts/single_image.py"
@@ -89,15 +91,15 @@ rule single_image:
 
 rule decode_floor:
     input:
-        pool="results/dataset/pool.npz",
+        pool=POOL,
         code=tracked_code("decode_floor.py"),
     output:
-        table="results/measurements/floor/{codec}/{n}/read_many.csv",
-        quality="results/measurements/floor/{codec}/{n}/quality.json",
+        table="results/measurements/floor/{codec}/{size}px/{n}/read_many.csv",
+        quality="results/measurements/floor/{codec}/{size}px/{n}/quality.json",
     log:
-        "results/logs/decode_floor/{codec}/{n}.log",
+        "results/logs/decode_floor/{codec}/{size}px/{n}.log",
     benchmark:
-        "results/benchmarks/decode_floor/{codec}/{n}.tsv"
+        "results/benchmarks/decode_floor/{codec}/{size}px/{n}.tsv"
     conda:
         "../envs/imgbench.yaml"
     threads: STORE_TIMING_THREADS
@@ -117,11 +119,11 @@ rule disk_usage:
         store_dir=STORE_DIR,
         code=store_code("disk_usage.py"),
     output:
-        table="results/measurements/{format}/{implementation}/{codec}/{n}/disk_usage.csv",
+        table="results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/disk_usage.csv",
     log:
-        "results/logs/disk_usage/{format}/{implementation}/{codec}/{n}.log",
+        "results/logs/disk_usage/{format}/{implementation}/{codec}/{size}px/{n}.log",
     benchmark:
-        "results/benchmarks/disk_usage/{format}/{implementation}/{codec}/{n}.tsv"
+        "results/benchmarks/disk_usage/{format}/{implementation}/{codec}/{size}px/{n}.tsv"
     priority: DISK_USAGE_PRIORITY
     conda:
         "../envs/imgbench.yaml"

@@ -13,17 +13,17 @@ rule aggregate:
         timings=report(
             "results/tables/timings.csv",
             caption="../report/timings.rst",
-            category="7. Tables",
+            category="8. Tables",
         ),
         disk=report(
             "results/tables/disk_usage.csv",
             caption="../report/disk_usage.rst",
-            category="7. Tables",
+            category="8. Tables",
         ),
         summary=report(
             "results/tables/summary.csv",
             caption="../report/summary.rst",
-            category="7. Tables",
+            category="8. Tables",
         ),
     log:
         "results/logs/aggregate.log",
@@ -67,13 +67,15 @@ rule benchmark_report:
         benchmarks=job_time_files(),
         codecs=codec_records(),
         loader=loader_report_tables(),
+        pools=pool_records(),
+        pool_times=expand("results/benchmarks/build_pool/{size}px.tsv", size=SIZES),
         provenance="results/provenance.json",
         code=tracked_code("benchmark_report.py"),
     output:
         report(
             "results/tables/benchmark.md",
             caption="../report/benchmark.rst",
-            category="7. Tables",
+            category="8. Tables",
         ),
     log:
         "results/logs/benchmark_report.log",

@@ -22,4 +22,11 @@ with job_log(snakemake.log[0]):
             if snakemake.input.loader
             else None
         ),
+        pools=list(
+            zip(
+                map(Path, snakemake.input.pools),
+                map(Path, snakemake.input.pool_times),
+                strict=True,
+            )
+        ),
     )

@@ -13,6 +13,7 @@ with job_log(snakemake.log[0]):
             snakemake.params.jpeg_quality or DEFAULT_JPEG_QUALITY,
         ),
         pool=Path(snakemake.input.pool),
+        image_size=int(snakemake.wildcards.size),
         n_images=int(snakemake.wildcards.n),
         table=Path(snakemake.output.table),
         quality=Path(snakemake.output.quality),

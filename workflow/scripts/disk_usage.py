@@ -14,6 +14,7 @@ with job_log(snakemake.log[0]):
             snakemake.wildcards.codec,
             snakemake.params.store,
         ),
+        image_size=int(snakemake.wildcards.size),
         n_images=int(snakemake.wildcards.n),
         store_dir=Path(snakemake.input.store_dir),
         table=Path(snakemake.output.table),

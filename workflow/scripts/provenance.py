@@ -11,8 +11,10 @@ with job_log(snakemake.log[0]):
         config=dict(snakemake.params.config),
         thread_caps=dict(snakemake.params.thread_caps),
         format_facts=dict(snakemake.params.format_facts),
-        archive_path=Path(snakemake.input.archive),
-        checksum=Path(snakemake.input.checksum),
+        # A folder of the user's images has no archive.
+        archive_path=snakemake.input.get("archive") and Path(snakemake.input.archive),
+        checksum=snakemake.input.get("checksum") and Path(snakemake.input.checksum),
+        pool_records=[Path(path) for path in snakemake.input.pools],
         timing_tables=[Path(path) for path in snakemake.input.timings],
         disk_tables=[Path(path) for path in snakemake.input.disk],
         loader_tables=[Path(path) for path in snakemake.input.loaders],

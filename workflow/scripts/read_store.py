@@ -15,6 +15,7 @@ with job_log(snakemake.log[0]):
             snakemake.params.store,
         ),
         pool=Path(snakemake.input.pool),
+        image_size=int(snakemake.wildcards.size),
         n_images=int(snakemake.wildcards.n),
         store_dir=Path(snakemake.input.store_dir),
         table=Path(snakemake.output.table),

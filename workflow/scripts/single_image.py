@@ -15,6 +15,7 @@ with job_log(snakemake.log[0]):
             snakemake.params.store,
         ),
         pool=Path(snakemake.input.pool),
+        image_size=int(snakemake.wildcards.size),
         scratch=Path(snakemake.params.scratch),
         table=Path(snakemake.output.table),
         repeats=snakemake.params.repeats,

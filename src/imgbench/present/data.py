@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -31,7 +30,6 @@ from imgbench.cells import (
     writes,
 )
 from imgbench.present.style import LineLook, format_colours, implementation_looks, line_style
-from imgbench.tables import read_table
 
 # The columns figures use, of the tables `imgbench.tables` writes.
 SUMMARY_NEEDS = (*SUMMARY_KEYS, "images", "seconds_median", "seconds_ci_low", "seconds_ci_high")
@@ -64,10 +62,10 @@ class FigureData:
 
     @classmethod
     def load(
-        cls, tables: Mapping[str, Path], presentations: Mapping[str, Presentation]
+        cls, tables: Mapping[str, pd.DataFrame], presentations: Mapping[str, Presentation]
     ) -> FigureData:
-        """The summary and disk tables a figure job was given, checked."""
-        return cls.of(read_table(tables["summary"]), read_table(tables["disk"]), presentations)
+        """The summary and disk tables a figure job was given (of one image size), checked."""
+        return cls.of(tables["summary"], tables["disk"], presentations)
 
     def series(self, *frames: pd.DataFrame) -> list[Series]:
         """The series present in `frames`, in reading order."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,6 @@ from imgbench.cells import (
 from imgbench.present import parts
 from imgbench.present.data import checked, value
 from imgbench.present.style import FIGSIZE, MAX_WIDTH, bar_look, format_colours, role_swatches
-from imgbench.tables import read_table
 
 SUMMARY_NEEDS = (
     *LOADER_KEYS,
@@ -49,11 +47,9 @@ class LoaderData:
 
     @classmethod
     def load(
-        cls, tables: Mapping[str, Path], presentations: Mapping[str, Presentation]
+        cls, tables: Mapping[str, pd.DataFrame], presentations: Mapping[str, Presentation]
     ) -> LoaderData:
-        summary = checked(
-            read_table(tables["loader_summary"]), "loader summary", SUMMARY_NEEDS, LOADER_KEYS
-        )
+        summary = checked(tables["loader_summary"], "loader summary", SUMMARY_NEEDS, LOADER_KEYS)
         colours = format_colours(set(summary["method"]), presentations)
         return cls(summary, presentations, colours)
 

@@ -19,6 +19,7 @@ VARIATIONS = "3. Read variations"
 DURABILITY = "4. Durable writes"
 CODECS = "5. Codecs and containers"
 LOADER = "6. Training loader"
+SIZES = "7. Image sizes"
 # The tables figures are drawn from, by name (the workflow says where each is): most figures use
 # the summary and disk tables; the loader's use its own summary, made only when it runs.
 MEASUREMENT_TABLES = ("summary", "disk")
@@ -37,6 +38,9 @@ class FigureSpec:
     category: str  # where Snakemake's HTML report shows it
     caption: str  # reStructuredText, shown under it in the HTML report
     tables: tuple[str, ...] = MEASUREMENT_TABLES
+    # Compares the run's image sizes: drawn once, and only by a run of several. Every other
+    # figure is drawn per size, faceted, when a run has several (`drawing`).
+    across_sizes: bool = False
 
 
 FIGURES: tuple[FigureSpec, ...] = (
@@ -238,6 +242,18 @@ FIGURES: tuple[FigureSpec, ...] = (
         "``shuffle`` sampler without and with worker processes (hatched). Log scale; lower is "
         "better.",
         LOADER_TABLES,
+    ),
+    # Image sizes (config `image_sizes`).
+    FigureSpec(
+        "disk_by_size",
+        "sizes",
+        SIZES,
+        "Disk use (``du -sk``, allocated) ÷ the raw pixel bytes a store holds, against the image "
+        "side, at the N every size measured (10,000 if it was): one line per container and codec, "
+        "each in its first implementation. A format's own overhead shrinks as images grow unless "
+        "it pads each image to pages or blocks; the tutorial expected LMDB's to grow with "
+        "overflow pages. The report checks its two large-image claims from these numbers.",
+        across_sizes=True,
     ),
 )
 BY_NAME: dict[str, FigureSpec] = {spec.name: spec for spec in FIGURES}

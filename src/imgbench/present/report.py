@@ -25,7 +25,9 @@ from imgbench.cells import (
     LIMIT_FORMAT,
     RAW_CODEC,
     SERIES_KEYS,
+    SIZE_COLUMN,
     SUMMARY_KEYS,
+    TUTORIAL_IMAGE_SIZE,
     Cache,
     Operation,
     Order,
@@ -35,6 +37,7 @@ from imgbench.cells import (
     all_reads,
     cell_key,
     floor_series,
+    of_image_size,
     order_words,
     presentations_from,
     reads,
@@ -50,6 +53,7 @@ from imgbench.confidence import (
 )
 from imgbench.present.loader_report import loader_section
 from imgbench.present.markdown import table
+from imgbench.present.sizes import demoted, large_image_section, pools_section, size_heading
 from imgbench.tables import read_table
 
 TARGET_IMAGES = 100_000
@@ -367,10 +371,10 @@ def render(
     presentations: Mapping[str, Presentation],
     figures: Sequence[str],
     loader: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    pools: tuple[Sequence[Mapping[str, object]], Sequence[float]] = ((), ()),
 ) -> str:
-    """The whole report as Markdown."""
+    """The whole report as Markdown; `pools` are the image pools' records and job seconds."""
     labels = Labels(presentations)
-    samples = Samples(timings)
     summary, disk = labels.in_reading_order(summary), labels.in_reading_order(disk)
     n_images = int(all_reads(summary).n_images.max())
     lines = [f"# imgbench benchmark report ({n_images:,} images)", ""]
@@ -394,7 +398,40 @@ def render(
         f"- Libraries: {', '.join(f'{k} {v}' for k, v in machine.get('libraries', {}).items())}",
     ]
     lines += [f"- `{key}`: {value}" for key, value in config.items()]
-    lines += ["", f"## Targets at {n_images:,} images (warm cache, in order, one reader, medians)"]
+    sizes = sorted({int(size) for size in summary[SIZE_COLUMN]})
+    for side in sizes:
+        of_side = [of_image_size(frame, side) for frame in (summary, timings, disk)]
+        sections = _size_sections(
+            *of_side,
+            [record for record in codecs if record.get(SIZE_COLUMN, TUTORIAL_IMAGE_SIZE) == side],
+            None if loader is None else tuple(of_image_size(frame, side) for frame in loader),
+            labels,
+        )
+        if len(sizes) > 1:
+            sections = ["", f"## {size_heading(side)}", *demoted(sections)]
+        lines += sections
+    if len(sizes) > 1 or any(record["source"] == "folder" for record in pools[0]):
+        lines += ["", *pools_section(*pools)]
+    if len(sizes) > 1:
+        lines += ["", *large_image_section(disk)]
+    lines += ["", *_time_section(job_times, labels)]
+    lines += ["", *_figures_section(figures), ""]
+    return "\n".join(lines)
+
+
+def _size_sections(
+    summary: pd.DataFrame,
+    timings: pd.DataFrame,
+    disk: pd.DataFrame,
+    codecs: Sequence[Mapping[str, object]],
+    loader: tuple[pd.DataFrame, pd.DataFrame] | None,
+    labels: Labels,
+) -> list[str]:
+    """Everything measured at one image size: the targets, reads, writes, variations, codecs,
+    the loader, one-image timings and disk use."""
+    samples = Samples(timings)
+    n_images = int(all_reads(summary).n_images.max())
+    lines = ["", f"## Targets at {n_images:,} images (warm cache, in order, one reader, medians)"]
     if n_images != TARGET_IMAGES:
         lines += [
             "",
@@ -416,9 +453,7 @@ def render(
     if loader is not None:
         lines += ["", *loader_section(*loader, labels.series)]
     lines += ["", *_single_section(summary, labels), "", *_disk_section(disk, n_images, labels)]
-    lines += ["", *_time_section(job_times, labels)]
-    lines += ["", *_figures_section(figures), ""]
-    return "\n".join(lines)
+    return lines
 
 
 def _memory_returned(timings: pd.DataFrame) -> str:
@@ -640,10 +675,16 @@ def _disk_section(disk: pd.DataFrame, n_images: int, labels: Labels) -> list[str
 JOB_TIME_COLUMNS = ["experiment", *SERIES_KEYS, "seconds", "started", "ended"]
 
 
+def benchmark_seconds(path: Path) -> float:
+    """The wall seconds of the job whose Snakemake benchmark file `path` is."""
+    return float(pd.read_csv(path, sep="\t")["s"].iloc[0])
+
+
 def job_times(benchmarks: Sequence[Path]) -> pd.DataFrame:
     """The wall time of every measuring job, from Snakemake's benchmark files
-    (`results/benchmarks/<rule>/<format>/<implementation>/<codec>/...tsv`, or
-    `decode_floor/<codec>/<n>.tsv`, `loader_limits/<n>.tsv`), and when each ended."""
+    (`results/benchmarks/<rule>/<format>/<implementation>/<codec>/<size>px/...tsv`, or
+    `decode_floor/<codec>/<size>px/<n>.tsv`, `loader_limits/<size>px/<n>.tsv`), and when each
+    ended."""
     rows = []
     for path in benchmarks:
         parts = Path(path).parts
@@ -653,8 +694,8 @@ def job_times(benchmarks: Sequence[Path]) -> pd.DataFrame:
         elif rule == "loader_limits":
             store = (LIMIT_FORMAT, "memory", RAW_CODEC)
         else:
-            store = (names[0], names[1], names[2].removesuffix(".tsv"))
-        seconds = float(pd.read_csv(path, sep="\t")["s"].iloc[0])
+            store = (names[0], names[1], names[2])
+        seconds = benchmark_seconds(path)
         ended = Path(path).stat().st_mtime
         rows.append(
             {
@@ -727,8 +768,10 @@ def write_report(
     presentations: Mapping[str, Mapping[str, object]],
     figures: Sequence[str],
     loader: tuple[Path, Path] | None = None,
+    pools: Sequence[tuple[Path, Path]] = (),
 ) -> None:
-    """The report job; `loader` is the loader's epoch and summary tables, if it ran."""
+    """The report job; `loader` is the loader's epoch and summary tables, if it ran; `pools`
+    each image size's pool record and its job's benchmark file."""
     record = provenance.read(provenance_record)
     text = render(
         read_table(summary),
@@ -741,6 +784,10 @@ def write_report(
         presentations_from(presentations),
         figures,
         None if loader is None else (read_table(loader[0]), read_table(loader[1])),
+        (
+            [json.loads(record.read_text()) for record, _ in pools],
+            [benchmark_seconds(times) for _, times in pools],
+        ),
     )
     with atomic_path(report) as partial:
         partial.write_text(text)
