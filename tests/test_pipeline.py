@@ -428,7 +428,7 @@ def test_moving_the_stores_reruns_every_timing_job_and_nothing_upstream(finished
         "loader_limits": 1,
         **RECORDED,
     }
-    assert "scratch/stores/raw/baseline/raw/150" in run.output
+    assert "scratch/stores/raw/baseline/raw/32px/150" in run.output
 
 
 def test_marking_existing_stores_node_local_measures_them_again(finished) -> None:
