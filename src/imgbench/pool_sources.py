@@ -22,6 +22,34 @@ from imgbench.pool import Pool
 from imgbench.synthetic import synthetic_images
 
 
+def recipe(
+    dataset: Mapping[str, object],
+    side: int,
+    images: int,
+    folder_fingerprint: str | None,
+    archive_side: int,
+) -> dict[str, object]:
+    """How `dataset`'s pool of `side` px images, `images` of them, is made (the archive's own
+    images are `archive_side` px): everything its job needs, so that a change to any of it (a
+    folder's fingerprint among them) remakes the pool."""
+    source = dataset["source"]
+    if source == "folder":
+        return {
+            "source": "folder",
+            "folder": str(Path(str(dataset["folder"])).resolve()),
+            "labels_csv": dataset.get("labels_csv"),
+            "skip_unreadable": dataset["skip_unreadable"],
+            "seed": dataset["seed"],
+            "images": images,
+            "fingerprint": folder_fingerprint,
+        }
+    if side == archive_side:
+        return {"source": "archive"}
+    if source == "synthetic":
+        return {"source": "rendered", "images": images, "seed": dataset["seed"]}
+    return {"source": "resized", "images": images}
+
+
 def build_sized_pool(
     recipe: Mapping[str, object],
     side: int,

@@ -12,6 +12,7 @@ from imgbench import (
     discards,
     image_folder,
     machine,
+    pool_sources,
     stores,
     thread_pools,
 )
@@ -54,6 +55,7 @@ FOLDER = (
     if DATASET["source"] == "folder"
     else None
 )
+FOLDER_FINGERPRINT = image_folder.fingerprint(FOLDER) if FOLDER else None
 AVAILABLE_IMAGES = len(FOLDER.entries) if FOLDER else training_images(DATASET)
 check_cutoffs_fit(config, AVAILABLE_IMAGES)
 check_stores_folder(config["stores"])
@@ -249,39 +251,20 @@ def pool_images(size):
 
 
 def pool_recipe(wildcards):
-    """How the pool of one size is made (`imgbench.pool_sources`): unpickled from the archive's
-    batches at 32 px, rendered at the size (synthetic), resized from the 32 px pool (CIFAR-10
-    with the named filter), or decoded from the user's folder."""
+    """How the pool of one size is made (`imgbench.pool_sources.recipe`)."""
     size = int(wildcards.size)
-    if DATASET["source"] == "folder":
-        return {
-            "source": "folder",
-            "folder": str(Path(DATASET["folder"]).resolve()),
-            "labels_csv": DATASET.get("labels_csv"),
-            "skip_unreadable": DATASET["skip_unreadable"],
-            "seed": DATASET["seed"],
-            "images": pool_images(size),
-            "fingerprint": image_folder.fingerprint(FOLDER),
-        }
-    if size == TUTORIAL_IMAGE_SIZE:
-        return {"source": "archive"}
-    if DATASET["source"] == "synthetic":
-        return {
-            "source": "rendered",
-            "images": pool_images(size),
-            "seed": DATASET["seed"],
-        }
-    return {"source": "resized", "images": pool_images(size)}
+    return pool_sources.recipe(
+        DATASET, size, pool_images(size), FOLDER_FINGERPRINT, TUTORIAL_IMAGE_SIZE
+    )
 
 
 def pool_inputs(wildcards):
     """The files a pool is made from: the archive's batches, or the 32 px pool it resizes."""
-    recipe = pool_recipe(wildcards)["source"]
-    if recipe == "archive":
-        return {"batches": "results/dataset/cifar-10-batches-py"}
-    if recipe == "resized":
-        return {"source_pool": POOL.format(size=TUTORIAL_IMAGE_SIZE)}
-    return {}
+    files = {
+        "archive": {"batches": "results/dataset/cifar-10-batches-py"},
+        "resized": {"source_pool": POOL.format(size=TUTORIAL_IMAGE_SIZE)},
+    }
+    return files.get(pool_recipe(wildcards)["source"], {})
 
 
 def pool_records():
