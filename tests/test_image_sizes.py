@@ -19,7 +19,7 @@ from imgbench.cells import DISK_COLUMNS, FLOOR_FORMAT, SUMMARY_COLUMNS
 from imgbench.config_checks import check_free_space, size_cutoffs, store_bytes_estimate
 from imgbench.errors import ConfigError
 from imgbench.pool import Pool
-from imgbench.pool_sources import recipe, resize_pool
+from imgbench.pool_sources import pool_images, recipe, resize_pool
 from imgbench.present import drawing, report, sizes
 from imgbench.present.registry import BY_NAME
 from imgbench.synthetic import synthetic_images
@@ -67,6 +67,9 @@ def test_each_dataset_and_size_has_its_pool_recipe(tmp_path: Path) -> None:
     assert recipe({"source": "download"}, 64, 100, None, 32) == {"source": "resized", "images": 100}
     folder = {"source": "folder", "folder": str(tmp_path), "labels_csv": None}
     folder |= {"skip_unreadable": False, "seed": 4}
+    assert pool_images("synthetic", 32, 50_000, 100_000, 32) == 50_000  # the tutorial's pool
+    assert pool_images("synthetic", 256, 50_000, 10_000, 32) == 10_000
+    assert pool_images("folder", 32, 45, 60, 32) == 45
     made = recipe(folder, 32, 100, "f" * 64, 32)  # a folder is decoded at every size
     assert made["source"] == "folder" and made["fingerprint"] == "f" * 64
     assert made["images"] == 100 and made["folder"] == str(tmp_path.resolve())

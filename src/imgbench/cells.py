@@ -397,6 +397,11 @@ def of_series(frame: pd.DataFrame, series: Series) -> pd.DataFrame:
     return chosen.sort_values("n_images")
 
 
+def image_sizes(*frames: pd.DataFrame) -> list[int]:
+    """The image sizes measured in `frames`, smallest first."""
+    return sorted({int(side) for frame in frames for side in frame.get(SIZE_COLUMN, [])})
+
+
 def of_image_size(frame: pd.DataFrame, side: int) -> pd.DataFrame:
     """The rows of `frame` measured on images of `side` px."""
     return frame[frame[SIZE_COLUMN] == side]

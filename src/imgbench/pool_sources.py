@@ -22,6 +22,17 @@ from imgbench.pool import Pool
 from imgbench.synthetic import synthetic_images
 
 
+def pool_images(
+    source: object, side: int, available: int, largest_cutoff: int, archive_side: int
+) -> int:
+    """The images a pool holds: all `available` training images at the archive's own
+    `archive_side` (the tutorial's pool), else no more than the size's largest cutoff needs, so
+    large images of a big dataset do not fill the memory of every job."""
+    if side == archive_side and source != "folder":
+        return available
+    return min(available, largest_cutoff)
+
+
 def recipe(
     dataset: Mapping[str, object],
     side: int,

@@ -243,11 +243,10 @@ def store_mem_mb(copies):
 
 
 def pool_images(size):
-    """The images the pool of one size holds: every training image at the archive's 32 px (the
-    tutorial's pool), else no more than that size's largest cutoff needs."""
-    if size == TUTORIAL_IMAGE_SIZE and DATASET["source"] != "folder":
-        return AVAILABLE_IMAGES
-    return min(AVAILABLE_IMAGES, max(SIZE_CUTOFFS[size]))
+    """The images the pool of one size holds (`imgbench.pool_sources.pool_images`)."""
+    return pool_sources.pool_images(
+        DATASET["source"], size, AVAILABLE_IMAGES, max(SIZE_CUTOFFS[size]), TUTORIAL_IMAGE_SIZE
+    )
 
 
 def pool_recipe(wildcards):

@@ -15,12 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
 from imgbench.atomic_files import atomic_path
-from imgbench.cells import SIZE_COLUMN, of_image_size, presentations_from
+from imgbench.cells import image_sizes, of_image_size, presentations_from
 from imgbench.present import parts
 from imgbench.present.data import FigureData
 from imgbench.tables import read_table
@@ -42,12 +41,6 @@ def write_figure(name: str, family: str, data: object, paths: Sequence[Path]) ->
         parts.save(figure(name, family, data), paths)
 
 
-def image_sizes(tables: Mapping[str, pd.DataFrame]) -> list[int]:
-    """The image sizes the tables hold, smallest first."""
-    found = {int(size) for table in tables.values() for size in table.get(SIZE_COLUMN, [])}
-    return sorted(found)
-
-
 def draw(
     name: str,
     family: str,
@@ -61,7 +54,7 @@ def draw(
     load = getattr(module, "load_data", FigureData.load)
     looks = presentations_from(presentations)
     frames = {table: read_table(path) for table, path in tables.items()}
-    sizes = image_sizes(frames)
+    sizes = image_sizes(*frames.values())
     if len(sizes) <= 1 or not getattr(module, "FACETED", True):
         write_figure(name, family, load(frames, looks), outputs)
     else:

@@ -37,6 +37,7 @@ from imgbench.cells import (
     all_reads,
     cell_key,
     floor_series,
+    image_sizes,
     of_image_size,
     order_words,
     presentations_from,
@@ -398,7 +399,7 @@ def render(
         f"- Libraries: {', '.join(f'{k} {v}' for k, v in machine.get('libraries', {}).items())}",
     ]
     lines += [f"- `{key}`: {value}" for key, value in config.items()]
-    sizes = sorted({int(size) for size in summary[SIZE_COLUMN]})
+    sizes = image_sizes(summary)
     for side in sizes:
         of_side = [of_image_size(frame, side) for frame in (summary, timings, disk)]
         sections = _size_sections(

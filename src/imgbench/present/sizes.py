@@ -21,6 +21,7 @@ from imgbench.cells import (
     RAW_CODEC,
     SIZE_COLUMN,
     TUTORIAL_IMAGE_SIZE,
+    image_sizes,
     implementation_rank,
 )
 from imgbench.present import parts
@@ -80,7 +81,7 @@ def disk_by_size_figure(data: FigureData) -> Figure:
             label=series.label(),
             **{k: v for k, v in data.line_style(series).items() if k != "marker"},
         )
-    sizes = sorted(set(disk[SIZE_COLUMN]))
+    sizes = image_sizes(disk)
     axes.set_xscale("log", base=2)
     axes.set_xticks(sizes, [f"{size} px" for size in sizes])
     axes.minorticks_off()
@@ -117,7 +118,7 @@ def _ratio_of(disk: pd.DataFrame, name: str, side: int) -> float | None:
 def large_image_claims(disk: pd.DataFrame) -> tuple[int, int, list[Claim]] | None:
     """The two disk claims at the run's largest size (256 px if measured) and the N every size
     measured (10,000 if it was), or None when the run has one size or no N in common."""
-    sizes = sorted(set(disk[SIZE_COLUMN]))
+    sizes = image_sizes(disk)
     n = common_n(disk)
     if len(sizes) < 2 or n is None:
         return None
