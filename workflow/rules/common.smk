@@ -245,7 +245,11 @@ def store_mem_mb(copies):
 def pool_images(size):
     """The images the pool of one size holds (`imgbench.pool_sources.pool_images`)."""
     return pool_sources.pool_images(
-        DATASET["source"], size, AVAILABLE_IMAGES, max(SIZE_CUTOFFS[size]), TUTORIAL_IMAGE_SIZE
+        DATASET["source"],
+        size,
+        AVAILABLE_IMAGES,
+        max(SIZE_CUTOFFS[size]),
+        TUTORIAL_IMAGE_SIZE,
     )
 
 
