@@ -114,6 +114,7 @@ def summary_row(series, n, operation, phase, cache, order, readers, seconds) -> 
         "cache": cache,
         "order": order,
         "readers": readers,
+        "writers": 1,
         "samples": 3,
         "images": n,
         "seconds_median": seconds,

@@ -25,7 +25,8 @@ def read_rows(
     cell = {"method": method, "implementation": implementation, "codec": codec}
     cell |= {"image_size": 32, "n_images": 1000}
     cell |= {"operation": "read_many", "phase": "read", "cache": "warm", "order": "sequential"}
-    cell |= {"readers": 1, "sample": 0, "images": 1000, "resident_fraction": None}
+    cell |= {"readers": 1, "writers": 1, "sample": 0, "images": 1000, "resident_fraction": None}
+    cell |= {"rss_growth_kib": None}
     cell |= {"memory_returned_kib": 0, "batch_p50_seconds": None, "batch_p99_seconds": None}
     cell |= {"host": "test", "filesystem": "ext4"} | factors
     return [

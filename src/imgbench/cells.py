@@ -29,6 +29,13 @@ class Operation(StrEnum):
     READ_MANY = "read_many"
     WRITE_SINGLE = "write_single"
     READ_SINGLE = "read_single"
+    # The tutorial's claims (`imgbench.claims`): adding 10% more images to a store of `n_images`
+    # (`images` is how many were added), `writers` processes writing one store's images together,
+    # and a fresh process opening a store of `n_images` and reading one image (how much memory it
+    # took: `rss_growth_kib`).
+    APPEND = "append"
+    WRITE_CONCURRENT = "write_concurrent"
+    READ_ONE = "read_one"
 
 
 class Phase(StrEnum):
@@ -261,6 +268,7 @@ SUMMARY_KEYS = (
     "cache",
     "order",
     "readers",
+    "writers",  # processes writing one store at once; 1 for every operation but write_concurrent
 )
 TIMING_COLUMNS = (
     *SUMMARY_KEYS,
@@ -270,6 +278,7 @@ TIMING_COLUMNS = (
     "seconds",
     "resident_fraction",
     "memory_returned_kib",  # memory the VM's host took back during the timed region, if it can
+    "rss_growth_kib",  # read_one: how much the process's resident memory grew by the read
     "batch_p50_seconds",  # batched reads: the median and 99th percentile of one batch's read
     "batch_p99_seconds",
     "host",  # the machine that measured the row: on a cluster, jobs may run on several
@@ -291,6 +300,7 @@ SUMMARY_COLUMNS = (
     "resident_fraction_max",
     "batch_p50_seconds",  # batched reads: medians over the repeats of each repeat's percentile
     "batch_p99_seconds",
+    "rss_growth_kib_median",  # read_one: the median over the fresh processes
 )
 DISK_KEYS = (*SERIES_KEYS, SIZE_COLUMN, "n_images")
 DISK_COLUMNS = (*DISK_KEYS, "kib_allocated", "kib_apparent", "sha256")
@@ -344,13 +354,14 @@ NUMERIC_COLUMNS = frozenset(
         SIZE_COLUMN,
         "n_images",
         "readers",
+        "writers",
         "repeat",
         "sample",
         "images",
         "seconds",
         "resident_fraction",
     }
-    | {"memory_returned_kib"}
+    | {"memory_returned_kib", "rss_growth_kib", "rss_growth_kib_median"}
     | {"samples", "seconds_median", "seconds_min", "seconds_max", "seconds_p90"}
     | {"seconds_ci_low", "seconds_ci_high", "ci_coverage", "ci_half_width"}
     | {"images_per_second", "resident_fraction_max", "kib_allocated", "kib_apparent"}
@@ -430,7 +441,7 @@ OLD_FORMATS = {"png": ("files", "png"), "lmdb": ("lmdb", RAW_CODEC), "hdf5": ("h
 def upgrade_old_table(frame: pd.DataFrame) -> pd.DataFrame:
     """A table written before the codec or size axes, with the columns a current one has: `png`
     becomes the files container with the png codec, every other store holds raw pixels, and
-    every image is the tutorial's 32 px."""
+    every image is the tutorial's 32 px, written by one process at a time."""
     if FORMAT_COLUMN not in frame.columns:
         return frame
     upgraded = frame
@@ -443,4 +454,15 @@ def upgrade_old_table(frame: pd.DataFrame) -> pd.DataFrame:
         upgraded = upgraded.copy()
         position = list(upgraded.columns).index("n_images")
         upgraded.insert(position, SIZE_COLUMN, TUTORIAL_IMAGE_SIZE)
+    # Columns added since, each after the column it follows, where the table has that column.
+    for column, after, filler in (
+        ("writers", "readers", 1),
+        ("rss_growth_kib", "memory_returned_kib", float("nan")),
+        ("rss_growth_kib_median", "batch_p99_seconds", float("nan")),
+    ):
+        if after in upgraded.columns and column not in upgraded.columns:
+            if column == "rss_growth_kib_median" and "seconds_median" not in upgraded.columns:
+                continue  # a timings table: its batch percentiles are per repeat
+            upgraded = upgraded.copy()
+            upgraded.insert(list(upgraded.columns).index(after) + 1, column, filler)
     return upgraded

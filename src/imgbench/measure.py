@@ -59,9 +59,11 @@ class Timing:
     cache: str = NOT_APPLICABLE
     order: str = NOT_APPLICABLE
     readers: int = 1
+    writers: int = 1
     sample: int = 0
     resident_fraction: float | None = None
     memory_returned_kib: int | None = None  # reported to the VM's host meanwhile (`host_memory`)
+    rss_growth_kib: int | None = None  # read_one: resident memory the read added
     batch_p50_seconds: float | None = None  # batched reads: percentiles of one batch's read
     batch_p99_seconds: float | None = None
 

@@ -57,6 +57,7 @@ def summarise(timings: pd.DataFrame) -> pd.DataFrame:
         resident_fraction_max=("resident_fraction", "max"),
         batch_p50_seconds=("batch_p50_seconds", "median"),
         batch_p99_seconds=("batch_p99_seconds", "median"),
+        rss_growth_kib_median=("rss_growth_kib", "median"),
     ).reset_index()
     intervals = [median_interval(cell.to_numpy()) for _, cell in grouped["seconds"]]
     summary["seconds_ci_low"] = [interval.low for interval in intervals]
