@@ -347,6 +347,46 @@ LOADER_SUMMARY_COLUMNS = (
     *LOADER_MEASURES,  # medians over the epochs; peak memory is the highest
 )
 
+# --- The tutorial's claims (`imgbench.claims`) ----------------------------------------------
+
+CLAIM_COLUMNS = (
+    "claim",  # its number, in the order of the tutorial
+    "id",
+    "tutorial_says",
+    "section",  # where in the tutorial
+    "verdict",  # holds, does not hold, inconclusive, not measured
+    "measured",  # the figures the verdict rests on, with their 95% intervals
+    "summary_cells",  # the rows of summary.csv (and disk_usage.csv) it used, "; "-separated
+    "figure",
+    "experiment",
+    "to_measure",  # for a claim not measured: the config that measures it
+    SIZE_COLUMN,  # the image size it was checked at
+)
+
+
+def claims_size(sizes: Iterable[int]) -> int:
+    """The image size the tutorial's claims are checked at, and their experiments run at: the
+    tutorial's 32 px if the run measures it, else its smallest."""
+    sizes = list(sizes)
+    return TUTORIAL_IMAGE_SIZE if TUTORIAL_IMAGE_SIZE in sizes else min(sizes)
+
+
+# What each store needed to take 10% more images, and how its concurrent writers fared.
+CLAIM_EXPERIMENT_COLUMNS = (
+    "experiment",  # append or write_concurrent
+    *SERIES_KEYS,
+    SIZE_COLUMN,
+    "n_images",
+    "images",  # append: the images added
+    "needed",  # append: what the format needed, in words
+    "map_full",  # append: the store's map filled up and had to be enlarged (LMDB)
+    "rewrite",  # append: data already stored had to be written again
+    "writers",
+    "shared",  # write_concurrent: whether the writers could write one store at once
+    "refusal",  # ...if not, the library's error
+    "lock_wait_share",  # the longest a writer waited for the store's write lock ÷ the wall time
+)
+
 RUN_ID_COLUMN = "run_id"  # first column of every aggregated table
 # Columns that hold numbers; all others are names, "n/a" included.
 NUMERIC_COLUMNS = frozenset(

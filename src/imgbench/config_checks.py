@@ -288,3 +288,20 @@ def decode_floors(stores: list[tuple[str, str, str]], baseline: bool) -> list[st
     if not baseline:
         return []
     return sorted({codec for _, _, codec in stores if codec != RAW_CODEC}, key=codec_rank)
+
+
+def append_plan(settings: Mapping[str, object], largest: int, pool: int) -> tuple[int, int]:
+    """The append experiment's store size and the images it adds: `claims.append.n` (at most the
+    largest cutoff), less if the pool cannot hold the added `fraction` too."""
+    fraction = float(settings["fraction"])  # type: ignore[arg-type]
+    n = min(int(settings["n"]), largest, int(pool / (1 + fraction)))  # type: ignore[call-overload]
+    return n, max(1, round(n * fraction))
+
+
+def writer_stores(
+    stores: list[tuple[str, str, str]], settings: Mapping[str, object]
+) -> list[tuple[str, str, str]]:
+    """The stores the concurrent-writers experiment writes: those of the implementations
+    `claims.concurrent_writers.implementations` names, and the raw baseline (a container too)."""
+    chosen = set(settings["implementations"])  # type: ignore[call-overload]
+    return [store for store in stores if store[1] in chosen or store[1] == BASELINE]

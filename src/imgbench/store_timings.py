@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 
-from imgbench import measure, thread_pools
+from imgbench import appends, concurrent_writes, measure, read_one, thread_pools
 from imgbench.atomic_files import write_json, write_rows
 from imgbench.cells import (
     BASELINE,
@@ -93,6 +94,82 @@ def single_image(
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_single(store, images, labels, scratch, policy, operations, discarded)
     _write_timings(table, timings, store, image_size, 1, scratch)
+
+
+def read_one_image(
+    store: Store,
+    pool: Path,
+    image_size: int,
+    n_images: int,
+    store_dir: Path,
+    table: Path,
+    repeats: Mapping[str, float],
+) -> None:
+    """The tutorial's claim that LMDB and HDF5 read only the requested item into memory: a
+    fresh process per repeat opens the store of `n_images` and reads its middle image."""
+    index = n_images // 2
+    images, labels = Pool.load(pool).first(n_images)
+    expected = expected_images(store.codec, images[index : index + 1])[0], int(labels[index])
+    policy = measure.RepeatPolicy.of(repeats)
+    timings = read_one.time_read_one(store, store_dir, index, expected, policy)
+    _write_timings(table, timings, store, image_size, n_images, store_dir)
+
+
+def append_images(
+    store: Store,
+    pool: Path,
+    image_size: int,
+    n_images: int,
+    extra: int,
+    scratch: Path,
+    table: Path,
+    record: Path,
+    repeats: Mapping[str, float],
+    threads: int,
+    discarded: Path | None,
+) -> None:
+    """The tutorial's claim about adding data later: a store of `n_images` built (untimed), then
+    `extra` more images appended (timed) and every image read back; `record` says what the
+    format needed to append."""
+    thread_pools.pin_for_job(threads)
+    images, labels = Pool.load(pool).first(n_images + extra)
+    policy = measure.RepeatPolicy.of(repeats)
+    timings, needed = appends.time_append(
+        store, images, labels, n_images, extra, scratch, policy, discarded
+    )
+    _write_timings(table, timings, store, image_size, n_images, scratch)
+    write_json(
+        record,
+        store.series_columns()
+        | {SIZE_COLUMN: image_size, "n_images": n_images, "images": extra}
+        | appends.what_it_needed(needed),
+    )
+
+
+def write_concurrently(
+    store: Store,
+    pool: Path,
+    image_size: int,
+    n_images: int,
+    writers: list[int],
+    scratch: Path,
+    table: Path,
+    record: Path,
+    repeats: Mapping[str, float],
+    discarded: Path | None,
+) -> None:
+    """The tutorial's claims about concurrent writers: `writers` processes writing one store of
+    `n_images` at once (or a store each, where the format refuses); `record` says, per count of
+    writers, whether they could share one store, the refusal, and how long a writer waited for
+    the store's write lock."""
+    images, labels = Pool.load(pool).first(n_images)
+    policy = measure.RepeatPolicy.of(repeats)
+    timings, outcomes = concurrent_writes.time_concurrent_writes(
+        store, images, labels, writers, scratch, policy, discarded
+    )
+    _write_timings(table, timings, store, image_size, n_images, scratch)
+    labels_of = store.series_columns() | {SIZE_COLUMN: image_size, "n_images": n_images}
+    write_json(record, [labels_of | asdict(outcome) for outcome in outcomes])
 
 
 def decode_floor(

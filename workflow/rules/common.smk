@@ -18,15 +18,18 @@ from imgbench import (
 )
 from imgbench.cifar import training_images
 from imgbench.cells import (
+    BASELINE,
     FLOOR_FORMAT,
     LIMIT_FORMAT,
     RAW_CODEC,
     TUTORIAL_IMAGE_SIZE,
     Operation,
+    claims_size,
     codec_rank,
     read_factors,
 )
 from imgbench.config_checks import (
+    append_plan,
     check_cutoffs_fit,
     check_dataset,
     check_free_space,
@@ -40,6 +43,7 @@ from imgbench.config_checks import (
     measured_stores,
     pixel_bytes,
     size_cutoffs,
+    writer_stores,
 )
 from imgbench.present import registry
 
@@ -102,6 +106,14 @@ LOADER_SETTINGS = {
     for key, value in config["loader"].items()
     if key not in {"enabled", "n", "implementations"}
 }
+# The tutorial's claims are checked at one size (`imgbench.claims`): there, every store takes
+# 10% more images, W processes write a store together, and a fresh process reads one image of
+# each store of the largest cutoff.
+CLAIMS = config["claims"]
+CLAIM_SIZE = claims_size(SIZES)
+CLAIM_N = max(SIZE_CUTOFFS[CLAIM_SIZE])
+WRITER_STORES = writer_stores(STORES, CLAIMS["concurrent_writers"])
+WRITERS_N = min(CLAIMS["concurrent_writers"]["n"], CLAIM_N)
 # How each measured format is shown: a figure or the report redraws when one changes.
 PRESENTATIONS = stores.presentations(
     FORMATS
@@ -212,6 +224,7 @@ localrules:
     pack_result_archive,
     archive,
     delete_discarded,
+    claims,
 
 
 def store_output():
@@ -353,7 +366,7 @@ def timing_tables():
     single = per_store(
         "results/measurements/{format}/{implementation}/{codec}/{size}px/single.csv"
     )
-    return per_cutoff + single + floor_tables()
+    return per_cutoff + single + floor_tables() + claim_tables()
 
 
 def job_time_files():
@@ -372,7 +385,19 @@ def job_time_files():
         "results/benchmarks/loader/{format}/{implementation}/{codec}/{size}px/{n}.tsv",
         "results/benchmarks/loader_limits/{size}px/{n}.tsv",
     )
-    return per_cutoff + single + floors + loaders
+    claims = claim_experiments(
+        "results/benchmarks/{experiment}/{format}/{implementation}/{codec}/{size}px/{n}.tsv",
+        "append",
+    )
+    claims += claim_experiments(
+        "results/benchmarks/{experiment}/{format}/{implementation}/{codec}/{size}px/{n}.tsv",
+        "write_concurrent",
+    )
+    claims += claim_experiments(
+        "results/benchmarks/{experiment}/{format}/{implementation}/{codec}/{size}px/{n}.tsv",
+        "read_one",
+    )
+    return per_cutoff + single + floors + loaders + claims
 
 
 def loaded(per_store_pattern, limits_pattern):
@@ -433,6 +458,54 @@ def loader_mem_mb(wildcards):
     return 1024 + math.ceil(pixel_bytes(size, pool_images(size) + 6 * n) / 2**20)
 
 
+def append_n():
+    """The append experiment's store size and the images it adds, at the claims' size."""
+    return append_plan(CLAIMS["append"], CLAIM_N, pool_images(CLAIM_SIZE))
+
+
+def claim_experiments(pattern, experiment):
+    """`pattern` for each store an experiment of the claims runs on, at its N; nothing if the
+    config turns it off."""
+    plans = {
+        "append": (STORES, append_n()[0]),
+        "write_concurrent": (WRITER_STORES, WRITERS_N),
+        "read_one": (STORES, CLAIM_N),
+    }
+    settings = {"append": "append", "write_concurrent": "concurrent_writers"}
+    if not CLAIMS[settings.get(experiment, experiment)]["enabled"]:
+        return []
+    chosen, n = plans[experiment]
+    return [
+        pattern.format(
+            format=name,
+            implementation=implementation,
+            codec=codec,
+            size=CLAIM_SIZE,
+            n=n,
+            experiment=experiment,
+        )
+        for name, implementation, codec in chosen
+    ]
+
+
+def claim_tables():
+    """The timing tables of the claims' experiments."""
+    pattern = "results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/{experiment}.csv"
+    return [
+        path
+        for experiment in ("append", "write_concurrent", "read_one")
+        for path in claim_experiments(pattern, experiment)
+    ]
+
+
+def claim_records(experiment):
+    """What the append or concurrent-writers experiment recorded for each store."""
+    return claim_experiments(
+        "results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/{experiment}.json",
+        experiment,
+    )
+
+
 def disk_tables():
     return per_store(
         "results/measurements/{format}/{implementation}/{codec}/{size}px/{n}/disk_usage.csv"
@@ -478,6 +551,9 @@ THREAD_CAPS = {
     "single_image": thread_pools.caps(SINGLE_IMAGE_THREADS),
     "loader": thread_pools.caps(STORE_TIMING_THREADS),
     "loader_limits": thread_pools.caps(STORE_TIMING_THREADS),
+    "append": thread_pools.caps(STORE_TIMING_THREADS),
+    "write_concurrent": thread_pools.caps(STORE_TIMING_THREADS),
+    "read_one": thread_pools.caps(SINGLE_IMAGE_THREADS),
 }
 
 
@@ -486,6 +562,8 @@ FIGURE_TABLES = {
     "summary": "results/tables/summary.csv",
     "disk": "results/tables/disk_usage.csv",
     "loader_summary": "results/tables/loader_summary.csv",
+    "claims": "results/tables/claims.csv",
+    "claim_experiments": "results/tables/claim_experiments.csv",
 }
 
 
@@ -526,6 +604,7 @@ def archive_target(wildcards):
 def archived_files():
     """Name inside the archive -> file, for every result a citation may need."""
     tables = ["timings.csv", "disk_usage.csv", "summary.csv", "benchmark.md"]
+    tables += ["claims.csv", "claim_experiments.csv"]
     files = {f"tables/{name}": f"results/tables/{name}" for name in tables}
     files |= {path.removeprefix("results/"): path for path in figure_files()}
     files["report.html"] = "results/report.html"
@@ -557,6 +636,7 @@ def final_outputs():
         "results/tables/disk_usage.csv",
         "results/tables/summary.csv",
         "results/tables/benchmark.md",
+        "results/tables/claims.csv",
         *figure_files(),
         *loader_report_tables(),
     ]
