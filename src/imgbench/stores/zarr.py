@@ -257,6 +257,21 @@ class ZarrStore(Store):
     def stored_codec(self, path: Path) -> str:
         return str(group_attributes(path)["codec"])
 
+    def _group(self, path: Path, images: np.ndarray, labels: np.ndarray) -> Any:
+        """A new group with the labels and the `imgbench` attribute, for `images` to go into."""
+        import zarr
+
+        if len(labels) != len(images):
+            raise StoreError(f"{len(images)} images but {len(labels)} labels")
+        group = zarr.open_group(str(new_file(path, GROUP)), mode="w-")
+        group.attrs["imgbench"] = {
+            "codec": self.codec.name,
+            "shape": list(images.shape[1:]),
+            "count": len(images),
+        }
+        group.create_array("labels", data=np.asarray(labels, dtype=np.uint8), compressors=None)
+        return group
+
     def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
         """Zarr arrays grow: `images` is resized (its `zarr.json` rewritten) and the new rows
         written (`grow_images`: the implementation's library), which rewrites the last
@@ -294,21 +309,6 @@ class ZarrStore(Store):
     def grow_images(self, array: Path, count: int, images: np.ndarray) -> None:
         """Resize the images array at `array` from `count` images to hold `images` after them,
         and write them there."""
-
-    def _group(self, path: Path, images: np.ndarray, labels: np.ndarray) -> Any:
-        """A new group with the labels and the `imgbench` attribute, for `images` to go into."""
-        import zarr
-
-        if len(labels) != len(images):
-            raise StoreError(f"{len(images)} images but {len(labels)} labels")
-        group = zarr.open_group(str(new_file(path, GROUP)), mode="w-")
-        group.attrs["imgbench"] = {
-            "codec": self.codec.name,
-            "shape": list(images.shape[1:]),
-            "count": len(images),
-        }
-        group.create_array("labels", data=np.asarray(labels, dtype=np.uint8), compressors=None)
-        return group
 
 
 class DocumentedZarrStore(ZarrStore):
