@@ -247,3 +247,21 @@ def test_time_append_times_each_repeat_on_a_fresh_store(tmp_path: Path) -> None:
     assert all(timing.seconds > 0 for timing in timings)
     assert words.startswith("map full: map_size raised 1 time(s)")
     assert not list(tmp_path.glob(".append.*"))  # the scratch folder was set aside
+
+
+def test_a_npy_header_that_cannot_take_the_new_length_means_rewriting_the_file(
+    tmp_path: Path,
+) -> None:
+    """A `.npy` header other than NumPy's own (here padded to 256 bytes, where NumPy would
+    write 128) cannot be rewritten in place: the file is rewritten whole."""
+    header = b"{'descr': '|u1', 'fortran_order': False, 'shape': (20, 32, 32, 3), }"
+    padding = 256 - (10 + len(header) + 1)
+    with open(tmp_path / "images.npy", "wb") as file:
+        file.write(b"\x93NUMPY\x01\x00" + (len(header) + padding + 1).to_bytes(2, "little"))
+        file.write(header + b" " * padding + b"\n" + PIXELS[:FIRST].tobytes())
+    np.save(tmp_path / "labels.npy", LABELS[:FIRST].astype(np.uint8))
+    store = get_store("raw", "baseline")
+    words = store.append_many(tmp_path, PIXELS[FIRST:], LABELS[FIRST:])
+    assert words.startswith("rewrote images.npy whole")
+    np.testing.assert_array_equal(np.load(tmp_path / "images.npy"), PIXELS)
+    assert sorted(item.name for item in tmp_path.iterdir()) == ["images.npy", "labels.npy"]

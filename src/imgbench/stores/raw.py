@@ -137,31 +137,40 @@ class RawStore(Store):
 
     def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
         """The new pixels appended to `images.npy`, then its header rewritten in place with the
-        new length (NumPy leaves room for that, so the header keeps its size), then `labels.npy`
-        (small) rewritten beside and renamed over the old one. A header that no longer fits
-        would need the whole file rewritten: refused rather than done in place."""
+        new length (NumPy pads it so that the first dimension can grow, so it keeps its size),
+        then `labels.npy` (small) rewritten beside and renamed over the old one. A header that
+        would no longer fit (a file written without that room) means rewriting `images.npy`
+        whole, beside it, then renaming it over the old one. Pixels appended but not yet
+        counted by the header are dropped by the next append."""
         with RawReader(path, 1) as reader:
             count = len(reader)
+        new = np.ascontiguousarray(images, dtype=np.uint8)
         with open(path / IMAGES_FILE, "r+b") as file:
             version = np.lib.format.read_magic(file)
             file.seek(0)
             shape, offset = read_header(file, path / IMAGES_FILE)
             labels = check_appended(path, shape[1:], "raw", self.codec, images, labels)
             header = npy_header((count + len(images), *shape[1:]), version)
-            if len(header) != offset:
-                raise StoreError(
-                    f"{path / IMAGES_FILE}: the header for {count + len(images)} images "
-                    f"takes {len(header)} bytes, not {offset}: rewrite the store instead"
-                )
-            file.seek(offset + count * int(np.prod(shape[1:])))
-            file.truncate()
-            file.write(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
-            file.flush()
-            os.pwrite(file.fileno(), header, 0)
-        old = np.load(path / LABELS_FILE)
+            if len(header) == offset:
+                file.seek(offset + count * int(np.prod(shape[1:])))
+                file.truncate()
+                file.write(new.tobytes())
+                file.flush()
+                os.pwrite(file.fileno(), header, 0)
+                said = "pixels appended to images.npy, its header rewritten in place"
+        if len(header) != offset:
+            old = np.load(path / IMAGES_FILE, mmap_mode="r")
+            with atomic_path(path / IMAGES_FILE) as partial, open(partial, "wb") as file:
+                file.write(npy_header((count + len(images), *shape[1:]), (1, 0)))
+                for start in range(0, count, 4096):
+                    file.write(np.ascontiguousarray(old[start : start + 4096]).tobytes())
+                file.write(new.tobytes())
+            del old
+            said = f"rewrote images.npy whole (its {offset}-byte header had no room to grow)"
+        old_labels = np.load(path / LABELS_FILE)
         with atomic_path(path / LABELS_FILE) as partial, open(partial, "wb") as file:
-            np.save(file, np.concatenate([old, labels]))
-        return "pixels appended to images.npy, its header rewritten in place; labels.npy rewritten"
+            np.save(file, np.concatenate([old_labels, labels]))
+        return f"{said}; labels.npy rewritten"
 
 
 STORES: dict[str, Store] = {BASELINE: RawStore()}
