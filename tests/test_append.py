@@ -265,3 +265,32 @@ def test_a_npy_header_that_cannot_take_the_new_length_means_rewriting_the_file(
     assert words.startswith("rewrote images.npy whole")
     np.testing.assert_array_equal(np.load(tmp_path / "images.npy"), PIXELS)
     assert sorted(item.name for item in tmp_path.iterdir()) == ["images.npy", "labels.npy"]
+
+
+def _fail(*args: object, **kwargs: object) -> None:
+    raise OSError("disk full (simulated)")
+
+
+@pytest.mark.parametrize(
+    ("key", "target"),
+    [
+        ("hdf5/fast/zstd", "imgbench.stores.hdf5.put_chunks"),
+        ("hdf5/tutorial/raw", "imgbench.stores.hdf5.h5py.Dataset.__setitem__"),
+        ("tiledb/fast/raw", "imgbench.stores.tiledb.exchange"),
+        ("parquet/fast/raw", "imgbench.stores.parquet.pq.ParquetWriter.write_table"),
+    ],
+)
+def test_a_rewrite_that_fails_leaves_the_old_store(
+    key: str, target: str, tmp_path: Path, monkeypatch
+) -> None:
+    name, implementation, codec = key.split("/")
+    store = get_store(name, implementation, Codec(codec))
+    path = written(store, tmp_path / "store")
+    before, files = store.checksum(path), sorted(path.rglob("*"))
+    monkeypatch.setattr(target, _fail)
+    with pytest.raises(OSError, match="simulated"):
+        store.append_many(path, PIXELS[FIRST:], LABELS[FIRST:])
+    monkeypatch.undo()
+    assert store.checksum(path) == before
+    assert sorted(path.rglob("*")) == files  # no temporary left behind
+    np.testing.assert_array_equal(read_all(path)[0], PIXELS[:FIRST])
