@@ -65,3 +65,25 @@ def write_json(path: Path, record: Mapping[str, object]) -> None:
     """A JSON record, written atomically."""
     with atomic_path(path) as partial:
         partial.write_text(json.dumps(record, indent=1) + "\n")
+
+
+RENAME_EXCHANGE = 2  # renameat2's flag (linux/fs.h)
+
+
+def exchange(first: Path, second: Path) -> None:
+    """Swap two existing paths (folders included) in one step with Linux's
+    `renameat2(RENAME_EXCHANGE)`, so each name always names one of them: how a rewritten folder
+    replaces the old one, which `os.replace` cannot do for a non-empty folder. Where the kernel,
+    filesystem or C library lacks it, an OSError (nothing was moved)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError(f"cannot swap {first} and {second}: this C library has no renameat2")
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), RENAME_EXCHANGE)
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"cannot swap {first} and {second}: {os.strerror(errno)}")

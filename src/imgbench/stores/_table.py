@@ -30,12 +30,14 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
+from imgbench.atomic_files import atomic_path
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
 from imgbench.stores.base import (
     Reader,
     Store,
+    check_appended,
     check_codec,
     checked_indices,
     existing_file,
@@ -330,6 +332,40 @@ class TableStore(Store):
         write(str(partial))
         os.replace(partial, file)
 
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """The new rows, made as the implementation's `write_many` makes its table (`new_rows`)
+        with idx going on from the store's count and the types of the store's schema, whose
+        metadata gets the new count; then the file rewritten with them (`rewrite`) beside the
+        old one and renamed over it: Arrow IPC and Parquet files end in a footer that lists
+        their batches or row groups, and pyarrow writes neither into an existing file."""
+        file = existing_file(path, self.marker)
+        try:
+            schema = self.read_schema(file)
+        except pa.ArrowException as error:
+            raise unreadable(file, self.what, error) from error
+        meta = recorded(schema, file)
+        labels = check_appended(file, meta.shape, meta.codec, self.codec, images, labels)
+        count = meta.count + len(images)
+        entry = {"codec": meta.codec, "shape": list(meta.shape), "count": count}
+        schema = schema.with_metadata({**(schema.metadata or {}), METADATA_KEY: json.dumps(entry)})
+        added = self.new_rows(images, labels)
+        added = added.set_column(
+            added.schema.get_field_index("idx"),
+            "idx",
+            pa.array(np.arange(meta.count, count, dtype=np.int64)),
+        )
+        added = added.select(schema.names).cast(schema)
+        with atomic_path(file) as partial:
+            return self.rewrite(file, partial, schema, added)
+
+    def new_rows(self, images: np.ndarray, labels: np.ndarray) -> pa.Table:
+        """The image table of appended images, as `write_many` builds one."""
+        return table_of(self.codec, images, labels, None, fixed_size_raw=True)
+
+    @abstractmethod
+    def rewrite(self, file: Path, partial: Path, schema: pa.Schema, added: pa.Table) -> str:
+        """Write `partial`: the table in `file`, then `added`, under `schema`; say how."""
+
 
 class DocumentedTableStore(TableStore):
     """A table store as pyarrow's documentation writes and reads one (`documented_table`,
@@ -352,3 +388,12 @@ class DocumentedTableStore(TableStore):
     def open(self, path: Path, *, workers: int | None = None) -> DocumentedTableReader:
         file = existing_file(path, self.marker)
         return DocumentedTableReader(file, self.codec, self.load_table, self.what)
+
+    def new_rows(self, images: np.ndarray, labels: np.ndarray) -> pa.Table:
+        return documented_table(self.codec, images, labels)
+
+    def rewrite(self, file: Path, partial: Path, schema: pa.Schema, added: pa.Table) -> str:
+        """The documented way: load the whole table, concatenate, write it whole."""
+        old = self.load_table(str(file)).replace_schema_metadata(schema.metadata)
+        self.write_table(pa.concat_tables([old, added]), str(partial))
+        return f"rewrote the whole file: loaded the table, added {len(added)} row(s), wrote it"

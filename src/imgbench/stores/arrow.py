@@ -116,5 +116,22 @@ class FastArrowStore(ArrowStore):
     def open(self, path: Path, *, workers: int | None = None) -> FastArrowReader:
         return FastArrowReader(path, self.codec, workers)
 
+    def rewrite(self, file: Path, partial: Path, schema: pa.Schema, added: pa.Table) -> str:
+        """The old record batches copied as they are from the mapped file, then one new one."""
+        with (
+            pa.memory_map(str(file), "r") as source,
+            pa.OSFile(str(partial), "wb") as sink,
+            ipc.new_file(sink, schema) as writer,
+        ):
+            old = ipc.open_file(source)
+            for number in range(old.num_record_batches):
+                batch = old.get_batch(number)
+                writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+            writer.write_table(added)
+            batches = old.num_record_batches
+        return (
+            f"rewrote the whole file: {batches} record batch(es) copied, {len(added)} row(s) added"
+        )
+
 
 STORES: dict[str, Store] = {"documented": DocumentedArrowStore(), "fast": FastArrowStore()}

@@ -21,7 +21,16 @@ from imgbench.checksums import tree_sha256
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 
-__all__ = ["Reader", "Store", "check_codec", "checked_indices", "no_images", "worker_count"]
+__all__ = [
+    "Reader",
+    "Store",
+    "check_appended",
+    "check_codec",
+    "checked_indices",
+    "megabytes",
+    "no_images",
+    "worker_count",
+]
 
 
 def worker_count(workers: int | None) -> int:
@@ -69,6 +78,50 @@ def checked_indices(indices: np.ndarray, count: int) -> np.ndarray:
             f"indices {indices.min()}..{indices.max()} are outside a store of {count} images"
         )
     return indices
+
+
+def check_appended(
+    store: object,
+    shape: tuple[int, ...],
+    stored: object,
+    codec: Codec,
+    images: np.ndarray,
+    labels: np.ndarray,
+) -> np.ndarray:
+    """The labels to append as uint8, after refusing images and labels that cannot join the store
+    `store` holding `stored` images of `shape`: checked before anything is touched, so a refusal
+    leaves the store as it was."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if stored != codec.name:
+        raise StoreError(
+            f"{store} holds {stored} images, not {codec.name}: append with the implementation "
+            f"holding {stored} (imgbench.stores.store_of reads the codec from the store)"
+        )
+    if images.ndim != 4 or tuple(images.shape[1:]) != tuple(shape):
+        raise StoreError(
+            f"cannot append images of shape {images.shape[1:]} to {store}, whose images are "
+            f"{tuple(shape)}: resize them first (imgbench.resizing) or write another store"
+        )
+    if images.dtype != np.uint8:
+        raise StoreError(
+            f"cannot append {images.dtype} images to {store}, which holds uint8 pixels: convert "
+            "them to uint8 (0-255) first"
+        )
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise StoreError(
+            f"cannot append {len(images)} images with {labels.shape} labels to {store}: give one "
+            "label per image"
+        )
+    if len(labels) and (
+        labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > np.iinfo(np.uint8).max
+    ):
+        raise StoreError(f"cannot append labels outside 0-255 ({labels.dtype}) to {store}")
+    return labels.astype(np.uint8)
+
+
+def megabytes(size: int) -> str:
+    """`size` bytes in MB, for what an append says it did."""
+    return f"{size / 1e6:.1f} MB"
 
 
 class Reader(ABC):
@@ -199,3 +252,20 @@ class Store(ABC):
     @property
     def key(self) -> str:
         return f"{self.format}/{self.implementation}/{self.codec.name}"
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """Add `images` and `labels` after the images the store at `path` holds, so that it then
+        holds the old images and the new ones in order, still a valid store of its format; return
+        what the format needed to do it, in a few words (e.g. "map full: map_size raised 1
+        time(s), 3.2 MB → 6.4 MB", "rewrote the whole file").
+
+        This tests the claim that some formats are a hassle to add data to: each format uses its
+        library's own mechanism. Images of another shape or dtype, a label count that differs
+        from the image count, or a store holding another codec are refused with a StoreError
+        before the store is touched; a format that can only rewrite the store writes a sibling
+        and replaces it, so a failure loses nothing.
+        """
+        raise StoreError(
+            f"{self.format}/{self.implementation} cannot append to a store: it has no "
+            "append_many; write a new store instead"
+        )

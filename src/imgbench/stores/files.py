@@ -35,12 +35,20 @@ import imagecodecs
 import numpy as np
 from PIL import Image
 
+from imgbench.atomic_files import atomic_path
 from imgbench.cells import Presentation
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.forked_arrays import result_array
-from imgbench.parallel import job, pool_size, run_in_pool
-from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
+from imgbench.parallel import encode_many, job, pool_size, run_in_pool
+from imgbench.stores.base import (
+    Reader,
+    Store,
+    check_appended,
+    check_codec,
+    checked_indices,
+    no_images,
+)
 
 PRESENTATION = Presentation(label="files", colour="tab:blue", rank=10)
 
@@ -89,6 +97,19 @@ def read_labels(path: Path, *, with_csv: bool) -> np.ndarray:
         raise StoreError(f"{path}: unreadable {LABELS_FILE} ({error})") from error
 
 
+def replace_labels(path: Path, labels: np.ndarray) -> None:
+    """`labels.csv` holding `labels`, written beside the old one and renamed over it, so an
+    append that fails leaves the old labels (and the store its old length)."""
+    with atomic_path(path / LABELS_FILE) as partial, open(partial, "w", newline="") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow([LABELS_HEADER])
+        writer.writerows([int(label)] for label in labels)
+
+
+def appended_words(added: int) -> str:
+    return f"{added} new image file(s); {LABELS_FILE} rewritten with the new labels"
+
+
 class TutorialPngReader(Reader):
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -129,6 +150,21 @@ class TutorialPngStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> TutorialPngReader:
         return TutorialPngReader(path)
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """New PNG files, written by Pillow as `write_many` does, then `labels.csv` replaced by
+        one with the new labels added (written last: the store grows only once it is whole)."""
+        stored = read_meta(path)
+        old = read_labels(path, with_csv=True)
+        with TutorialPngReader(path) as reader:
+            shape = reader[0][0].shape if len(old) else images.shape[1:]
+        labels = check_appended(
+            path, shape, stored["codec"] if stored else TUTORIAL_CODEC, self.codec, images, labels
+        )
+        for offset, image in enumerate(images):
+            Image.fromarray(image).save(path / image_name(len(old) + offset))
+        replace_labels(path, np.concatenate([old, labels]))
+        return appended_words(len(images))
 
 
 def write_file(dir_fd: int, name: str, data: bytes) -> None:
@@ -264,6 +300,28 @@ class FastFilesStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> FastFilesReader:
         return FastFilesReader(path, self.codec, workers)
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """New files encoded on every core, then `labels.csv` replaced by one with the new
+        labels added (written last: the store grows only once it is whole)."""
+        meta = read_meta(path)
+        old = read_labels(path, with_csv=False)
+        stored = str(meta["codec"]) if meta else TUTORIAL_CODEC
+        if meta:
+            shape = tuple(meta["shape"])  # type: ignore[arg-type]
+        else:  # a tutorial store records no shape: its first image has it
+            with FastFilesReader(path, Codec(TUTORIAL_CODEC), 1) as reader:
+                shape = reader[0][0].shape if len(old) else images.shape[1:]
+        labels = check_appended(path, shape, stored, self.codec, images, labels)
+        dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            blobs = encode_many(self.codec, np.ascontiguousarray(images), None)
+            for offset, blob in enumerate(blobs):
+                write_file(dir_fd, image_name(len(old) + offset, self.codec.extension), blob)
+        finally:
+            os.close(dir_fd)
+        replace_labels(path, np.concatenate([old, labels]))
+        return appended_words(len(images))
 
 
 STORES: dict[str, Store] = {"tutorial": TutorialPngStore(), "fast": FastFilesStore()}

@@ -47,6 +47,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 
+from imgbench.atomic_files import atomic_path
 from imgbench.cells import Presentation
 from imgbench.codecs import ZSTD_LEVEL, Codec
 from imgbench.errors import StoreError
@@ -55,6 +56,7 @@ from imgbench.row_reads import MappedRows
 from imgbench.stores.base import (
     Reader,
     Store,
+    check_appended,
     check_codec,
     checked_indices,
     no_images,
@@ -65,6 +67,7 @@ PRESENTATION = Presentation(label="HDF5", colour="tab:green", rank=30)
 
 FILE_NAME = "images.h5"
 ZSTD_FILTER = 32015  # HDF5's registered id of the Zstandard filter
+COPY_IMAGES = 4096  # images copied at a time when an append rewrites the file
 
 
 def images_codec(images: h5py.Dataset) -> str:
@@ -106,6 +109,75 @@ def open_file(path: Path, labels: str) -> tuple[h5py.File, h5py.Dataset, h5py.Da
     except KeyError as error:
         file.close()
         raise StoreError(f"{path}: HDF5 store without images and {labels} ({error})") from error
+
+
+def append_hdf5(
+    path: Path, labels_name: str, codec: Codec, images: np.ndarray, labels: np.ndarray
+) -> str:
+    """Append to the store at `path` (labels in the dataset `labels_name`): `Dataset.resize` when
+    both datasets were created resizable along the image axis (maxshape None, which HDF5 allows
+    only for chunked datasets); otherwise HDF5 cannot grow them, so the file is rewritten with
+    datasets of the new length and the same type, layout and filters (`rewrite_hdf5`)."""
+    file = path / FILE_NAME
+    try:
+        with h5py.File(file, "r") as old:
+            stored, shape = images_codec(old["images"]), old["images"].shape[1:]
+            resizable = old["images"].maxshape[0] is None and old[labels_name].maxshape[0] is None
+    except (OSError, KeyError) as error:
+        raise StoreError(f"{path}: not an HDF5 store to append to ({error})") from error
+    labels = check_appended(file, shape, stored, codec, images, labels)
+    if not resizable:
+        rewrite_hdf5(file, labels_name, codec, images, labels)
+        return "rewrote the file: its datasets are fixed-size (no maxshape), HDF5 cannot grow them"
+    with h5py.File(file, "r+") as store:
+        for name, added in (("images", images), (labels_name, labels)):
+            dataset = store[name]
+            count = len(dataset)
+            dataset.resize(count + len(added), axis=0)
+            if name == "images" and codec.name == "zstd" and dataset.chunks[0] == 1:
+                put_chunks(dataset, count, encode_many(codec, added, None))
+            elif len(added):
+                dataset[count:] = added
+    return "resized both datasets (created resizable: maxshape None)"
+
+
+def put_chunks(dataset: h5py.Dataset, first: int, blobs: list[bytes]) -> None:
+    """Write one image's encoded chunk per row from `first` on, bypassing the filter."""
+    rest = (0,) * (dataset.ndim - 1)
+    for row, blob in enumerate(blobs, start=first):
+        dataset.id.write_direct_chunk((row, *rest), blob)
+
+
+def rewrite_hdf5(
+    file: Path, labels_name: str, codec: Codec, images: np.ndarray, labels: np.ndarray
+) -> None:
+    """Write a sibling of `file` whose datasets are the old ones (same type and creation
+    properties: layout, chunks, filters, no timestamps) lengthened by the new rows, then replace
+    `file` with it: a failure leaves the old file. Encoded chunks are copied as stored."""
+    with (
+        atomic_path(file) as partial,
+        h5py.File(file, "r") as old,
+        h5py.File(partial, "w", track_order=False) as new,
+    ):
+        for name, added in (("images", images), (labels_name, labels)):
+            source = old[name]
+            count = len(source)
+            space = h5py.h5s.create_simple((count + len(added), *source.shape[1:]))
+            plist = source.id.get_create_plist()
+            target = h5py.Dataset(
+                h5py.h5d.create(new.id, name.encode(), source.id.get_type(), space, plist)
+            )
+            if name == "images" and codec.name == "zstd" and source.chunks[0] == 1:
+                rest = (0,) * (source.ndim - 1)
+                old_blobs = [source.id.read_direct_chunk((row, *rest))[1] for row in range(count)]
+                put_chunks(target, 0, old_blobs)
+                put_chunks(target, count, encode_many(codec, added, None))
+                continue
+            for start in range(0, count, COPY_IMAGES):
+                stop = min(count, start + COPY_IMAGES)
+                target[start:stop] = source[start:stop]
+            if len(added):
+                target[count:] = added
 
 
 class TutorialHdf5Reader(Reader):
@@ -157,6 +229,10 @@ class TutorialHdf5Store(Store):
     def owns(self, path: Path) -> bool:
         names = dataset_names(path)
         return "images" in names and "meta" in names and "labels" not in names
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """See `append_hdf5`: the tutorial's datasets are fixed-size, so the file is rewritten."""
+        return append_hdf5(path, "meta", self.codec, images, labels)
 
 
 class FastHdf5Reader(Reader):
@@ -292,6 +368,11 @@ class FastHdf5Store(Store):
     def owns(self, path: Path) -> bool:
         names = dataset_names(path)
         return "images" in names and "labels" in names and "meta" not in names
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """See `append_hdf5`: `write_many`'s datasets are fixed-size (contiguous raw pixels, or
+        zstd chunks of maxshape the shape), so the file is rewritten, chunks copied as stored."""
+        return append_hdf5(path, "labels", self.codec, images, labels)
 
 
 STORES: dict[str, Store] = {"tutorial": TutorialHdf5Store(), "fast": FastHdf5Store()}

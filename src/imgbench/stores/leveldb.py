@@ -65,7 +65,7 @@ from imgbench.cells import Presentation
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, check_codec, checked_indices
+from imgbench.stores.base import Reader, Store, check_appended, check_codec, checked_indices
 
 PRESENTATION = Presentation(label="LevelDB", colour="tab:brown", rank=60)
 MARKER = "CURRENT"  # names the current manifest: every LevelDB database has one
@@ -295,6 +295,36 @@ class LeveldbStore(Store):
         finally:
             db.close()
 
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """The new keys and the updated `meta` key in one write batch (LevelDB applies a batch
+        whole or not at all), values made as the implementation's `appended_values` does."""
+        db = open_database(path)
+        try:
+            meta = read_meta(db, path)
+            shape = tuple(meta["shape"])  # type: ignore[arg-type]
+            labels = check_appended(path, shape, meta["codec"], self.codec, images, labels)
+            count = int(meta["count"])  # type: ignore[call-overload]
+            with db.write_batch() as batch:
+                for offset, value in enumerate(self.appended_values(images, labels)):
+                    batch.put(image_key(count + offset), value)
+                batch.put(META_KEY, meta_of(np.empty((count + len(images), *shape)), self.codec))
+            return self.after_append(db, len(images))
+        except plyvel.Error as error:
+            raise _refusal(path, error, "append to") from error
+        finally:
+            db.close()
+
+    def appended_values(self, images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+        """Each new image's value: its label byte, then its bytes in the codec."""
+        return [
+            bytes([int(label)]) + self.codec.encode(image)
+            for image, label in zip(images, labels, strict=True)
+        ]
+
+    def after_append(self, db: plyvel.DB, added: int) -> str:
+        """What follows the batch; says what the append did."""
+        return f"{added} new key(s) and the meta key in one write batch"
+
 
 class DocumentedLeveldbStore(LeveldbStore):
     implementation = "documented"
@@ -343,6 +373,16 @@ class FastLeveldbStore(LeveldbStore):
 
     def open(self, path: Path, *, workers: int | None = None) -> FastLeveldbReader:
         return FastLeveldbReader(path, self.codec, workers)
+
+    def appended_values(self, images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+        """Encoded on every core, as `write_many` does."""
+        blobs = encode_many(self.codec, images, None) if len(images) else []
+        return [bytes([int(label)]) + blob for label, blob in zip(labels, blobs, strict=True)]
+
+    def after_append(self, db: plyvel.DB, added: int) -> str:
+        """Compacted, as `write_many` leaves a store: the batch leaves the log for tables."""
+        db.compact_range()
+        return f"{added} new key(s) and the meta key in one write batch, then compacted"
 
 
 STORES: dict[str, Store] = {"documented": DocumentedLeveldbStore(), "fast": FastLeveldbStore()}

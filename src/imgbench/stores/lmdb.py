@@ -58,7 +58,7 @@ import io
 import json
 import math
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lmdb
@@ -69,7 +69,15 @@ from imgbench.cells import Presentation
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError, UnsafePickleError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
+from imgbench.stores.base import (
+    Reader,
+    Store,
+    check_appended,
+    check_codec,
+    checked_indices,
+    megabytes,
+    no_images,
+)
 
 PRESENTATION = Presentation(label="LMDB", colour="tab:orange", rank=20)
 MARKER = "data.mdb"
@@ -165,6 +173,35 @@ class TutorialLmdbReader(Reader):
         self._env.close()
 
 
+def put_resizing(env: lmdb.Environment, put: Callable[[lmdb.Transaction], None]) -> str:
+    """Run `put` in one write transaction; when LMDB reports the map full, double the map size
+    (`set_mapsize`, no transaction open) and run it again. Returns what that took."""
+    first = size = env.info()["map_size"]
+    raised = 0
+    while True:
+        try:
+            with env.begin(write=True) as txn:
+                put(txn)
+            break
+        except lmdb.MapFullError:
+            raised += 1
+            size *= 2
+            env.set_mapsize(size)
+    if raised:
+        return f"map full: map_size raised {raised} time(s), {megabytes(first)} → {megabytes(size)}"
+    return f"map had room (map_size {megabytes(first)}): no resize"
+
+
+def open_for_append(path: Path, map_size: int) -> lmdb.Environment:
+    """The store's environment opened for writing with `map_size` (0: the size it records)."""
+    if not (path / MARKER).is_file():
+        raise StoreError(f"{path}: no LMDB environment ({MARKER}); build the store first")
+    try:
+        return lmdb.open(str(path), map_size=map_size, subdir=True, create=False)
+    except lmdb.Error as error:
+        raise StoreError(f"{path}: cannot open the LMDB environment ({error})") from error
+
+
 class TutorialLmdbStore(Store):
     format = "lmdb"
     implementation = "tutorial"
@@ -186,6 +223,29 @@ class TutorialLmdbStore(Store):
 
     def owns(self, path: Path) -> bool:
         return has_meta(path) is False
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """New keys in one write transaction, the environment opened the tutorial's way: a map of
+        ten times the pixel bytes of the images it is given (here the appended ones). LMDB keeps
+        at least the space already in use, so whenever that is less than the store's size, as
+        for any append of under about 13% of the store, the map is full: `MapFullError`, then
+        `set_mapsize` and a retry (`put_resizing`)."""
+        with TutorialLmdbReader(path) as reader:
+            count = len(reader)
+            shape = reader[0][0].shape if count else images.shape[1:]
+        labels = check_appended(path, shape, "raw", self.codec, images, labels)
+        # The tutorial's map size for the images given (0, for none: the size the store records).
+        env = open_for_append(path, len(images) * math.prod(shape) * 10)
+
+        def put(txn: lmdb.Transaction) -> None:
+            for i in range(len(images)):
+                value = CifarImage(images[i], labels[i])
+                txn.put(image_key(count + i), pickle.dumps(value))
+
+        try:
+            return put_resizing(env, put)
+        finally:
+            env.close()
 
 
 def initial_map_size(count: int, value_bytes: int) -> int:
@@ -357,6 +417,39 @@ class FastLmdbStore(Store):
 
     def owns(self, path: Path) -> bool:
         return has_meta(path) is True
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """New keys and the updated `meta` in one write transaction, the environment opened with
+        the map size it records (`write_many` leaves twice the room it needed); a full map is
+        doubled and the transaction retried (`put_resizing`). Keys go in with `put`, not
+        `putmulti(append=True)`: `meta` sorts after them."""
+        env = open_environment(path)
+        try:
+            meta = read_meta(env, path)
+        finally:
+            env.close()
+        shape = tuple(meta["shape"])  # type: ignore[arg-type]
+        labels = check_appended(path, shape, meta["codec"], self.codec, images, labels)
+        count, added = int(meta["count"]), len(images)  # type: ignore[call-overload]
+        if self.codec.name == "raw":
+            rows = np.empty((added, 1 + math.prod(shape)), dtype=np.uint8)
+            rows[:, 0] = labels
+            rows[:, 1:] = images.reshape(added, -1)
+            values = [row.tobytes() for row in rows]
+        else:
+            blobs = encode_many(self.codec, images, None)
+            values = [bytes([label]) + blob for label, blob in zip(labels, blobs, strict=True)]
+        record = json.dumps({"count": count + added, "shape": list(shape), "codec": meta["codec"]})
+
+        def put(txn: lmdb.Transaction) -> None:
+            txn.cursor().putmulti((image_key(count + i), values[i]) for i in range(added))
+            txn.put(META_KEY, record.encode())
+
+        env = open_for_append(path, 0)
+        try:
+            return put_resizing(env, put)
+        finally:
+            env.close()
 
 
 STORES: dict[str, Store] = {"tutorial": TutorialLmdbStore(), "fast": FastLmdbStore()}

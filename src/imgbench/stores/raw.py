@@ -36,15 +36,18 @@ shorter ones are gathered. (2-core VM, ext4, 2026-11-26.)
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from imgbench.atomic_files import atomic_path
 from imgbench.cells import BASELINE, BASELINE_FORMAT, BASELINE_RANK, Presentation
 from imgbench.errors import StoreError
 from imgbench.row_reads import MappedRows
-from imgbench.stores.base import Reader, Store, checked_indices, worker_count
+from imgbench.stores.base import Reader, Store, check_appended, checked_indices, worker_count
 
 PRESENTATION = Presentation(label="raw", colour="black", rank=BASELINE_RANK)
 
@@ -65,6 +68,19 @@ def read_header(file: BinaryIO, name: Path) -> tuple[tuple[int, ...], int]:
     if dtype != np.uint8 or fortran_order:
         raise StoreError(f"{name}: holds {dtype} (Fortran order: {fortran_order}), not uint8")
     return shape, file.tell()
+
+
+def npy_header(shape: tuple[int, ...], version: tuple[int, int]) -> bytes:
+    """The `.npy` header `np.save` writes for a C-ordered uint8 array of `shape` (NumPy pads it
+    to 64 bytes, with room for the first dimension to grow to 21 digits)."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8))}
+    header |= {"fortran_order": False, "shape": shape}
+    buffer = io.BytesIO()
+    if version == (1, 0):
+        np.lib.format.write_array_header_1_0(buffer, header)
+    else:
+        np.lib.format.write_array_header_2_0(buffer, header)
+    return buffer.getvalue()
 
 
 class RawReader(Reader):
@@ -118,6 +134,43 @@ class RawStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> RawReader:
         return RawReader(path, workers)
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """The new pixels appended to `images.npy`, then its header rewritten in place with the
+        new length (NumPy pads it so that the first dimension can grow, so it keeps its size),
+        then `labels.npy` (small) rewritten beside and renamed over the old one. A header that
+        would no longer fit (a file written without that room) means rewriting `images.npy`
+        whole, beside it, then renaming it over the old one. Pixels appended but not yet
+        counted by the header are dropped by the next append."""
+        with RawReader(path, 1) as reader:
+            count = len(reader)
+        new = np.ascontiguousarray(images, dtype=np.uint8)
+        with open(path / IMAGES_FILE, "r+b") as file:
+            version = np.lib.format.read_magic(file)
+            file.seek(0)
+            shape, offset = read_header(file, path / IMAGES_FILE)
+            labels = check_appended(path, shape[1:], "raw", self.codec, images, labels)
+            header = npy_header((count + len(images), *shape[1:]), version)
+            if len(header) == offset:
+                file.seek(offset + count * int(np.prod(shape[1:])))
+                file.truncate()
+                file.write(new.tobytes())
+                file.flush()
+                os.pwrite(file.fileno(), header, 0)
+                said = "pixels appended to images.npy, its header rewritten in place"
+        if len(header) != offset:
+            old = np.load(path / IMAGES_FILE, mmap_mode="r")
+            with atomic_path(path / IMAGES_FILE) as partial, open(partial, "wb") as file:
+                file.write(npy_header((count + len(images), *shape[1:]), (1, 0)))
+                for start in range(0, count, 4096):
+                    file.write(np.ascontiguousarray(old[start : start + 4096]).tobytes())
+                file.write(new.tobytes())
+            del old
+            said = f"rewrote images.npy whole (its {offset}-byte header had no room to grow)"
+        old_labels = np.load(path / LABELS_FILE)
+        with atomic_path(path / LABELS_FILE) as partial, open(partial, "wb") as file:
+            np.save(file, np.concatenate([old_labels, labels]))
+        return f"{said}; labels.npy rewritten"
 
 
 STORES: dict[str, Store] = {BASELINE: RawStore()}

@@ -73,6 +73,7 @@ from imgbench.parallel import decode_many, encode_many
 from imgbench.stores.base import (
     Reader,
     Store,
+    check_appended,
     check_codec,
     checked_indices,
     existing_file,
@@ -99,6 +100,7 @@ INSERT_META = "INSERT INTO meta (count, height, width, channels, codec) VALUES (
 SELECT_ONE = "SELECT label, image FROM images WHERE idx = ?"
 SELECT_RUN = "SELECT label, image FROM images WHERE idx BETWEEN ? AND ? ORDER BY idx"
 SELECT_LISTED = "SELECT idx, label, image FROM images WHERE idx IN ({})"
+UPDATE_COUNT = "UPDATE meta SET count = ?"
 LISTED_BATCH = 999  # host parameters per IN list: the limit of SQLite before 3.32
 
 
@@ -255,6 +257,45 @@ class SqliteStore(Store):
     def stored_codec(self, path: Path) -> str:
         return stored_codec(path)
 
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """INSERT the new rows and UPDATE the meta row's count in one transaction (the
+        implementation's way: see `insert_appended`), after checking them against the meta row
+        read through a read-only connection."""
+        connection, file = connect_read_only(path)
+        try:
+            meta = read_meta(connection, file)
+        finally:
+            connection.close()
+        labels = check_appended(file, meta.shape, meta.codec, self.codec, images, labels)
+        try:
+            self.insert_appended(file, meta.count, images, labels)
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"{file}: SQLite could not append ({error}); nothing was added"
+            ) from error
+        return f"INSERT of {len(images)} row(s) and UPDATE of the meta count, one transaction"
+
+    def insert_appended(
+        self, file: Path, first: int, images: np.ndarray, labels: np.ndarray
+    ) -> None:
+        """Insert the rows of `images` from idx `first` on and count them in the meta row, in one
+        transaction (`with connection`, as `write_many`)."""
+        connection = sqlite3.connect(file)
+        try:
+            with connection:
+                connection.executemany(
+                    INSERT_IMAGE,
+                    (
+                        (first + offset, label, self.codec.encode(image))
+                        for offset, (image, label) in enumerate(
+                            zip(images, labels.tolist(), strict=True)
+                        )
+                    ),
+                )
+                connection.execute(UPDATE_COUNT, (first + len(images),))
+        finally:
+            connection.close()
+
 
 class FastSqliteStore(SqliteStore):
     implementation = "fast"
@@ -282,6 +323,23 @@ class FastSqliteStore(SqliteStore):
 
     def open(self, path: Path, *, workers: int | None = None) -> FastSqliteReader:
         return FastSqliteReader(path, self.codec, workers)
+
+    def insert_appended(
+        self, file: Path, first: int, images: np.ndarray, labels: np.ndarray
+    ) -> None:
+        """As `write_many` writes: blobs encoded on every core first, then one explicit
+        transaction with `synchronous = OFF` (closing an unfinished one rolls it back)."""
+        blobs = encode_many(self.codec, images, None) if len(images) else []
+        rows = zip(range(first, first + len(images)), labels.tolist(), blobs, strict=True)
+        connection = sqlite3.connect(file, isolation_level=None)
+        try:
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.execute("BEGIN")
+            connection.executemany(INSERT_IMAGE, rows)
+            connection.execute(UPDATE_COUNT, (first + len(images),))
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
 
 
 class DocumentedSqliteReader(Reader):

@@ -94,11 +94,19 @@ from pathlib import Path
 import numpy as np
 import webdataset
 
+from imgbench.atomic_files import atomic_path
 from imgbench.cells import Presentation
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
+from imgbench.stores.base import (
+    Reader,
+    Store,
+    check_appended,
+    check_codec,
+    checked_indices,
+    no_images,
+)
 
 PRESENTATION = Presentation(label="tar", colour="tab:red", rank=40)
 
@@ -460,6 +468,33 @@ class TarStore(Store):
         (`imgbench.torch.ShardStream`)."""
         return load_index(path, self.codec)
 
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """New shards after the last one (WebDataset shards are written whole and never
+        changed; the last shard is left as it is even if it has room), numbered on, then the
+        offsets and `index.json` replaced by ones listing them, `index.json` last. Between
+        those two renames a crash would leave an index that does not match its offsets, which
+        opening refuses; the shards themselves are never touched."""
+        index = read_index_file(path)
+        if index is None:
+            raise StoreError(f"{path} has no readable {INDEX_FILE} of a tar store; rebuild it")
+        ours: dict = index["imgbench"]  # type: ignore[assignment]
+        shape = tuple(ours["shape"])
+        labels = check_appended(path, shape, ours["codec"], self.codec, images, labels)
+        old = load_index(path, self.codec)
+        counts = [int(shard["nsamples"]) for shard in index["shardlist"]]  # type: ignore[union-attr]
+        added, rows = self.write_shards(path, images, labels, len(old.rows), len(counts))
+        replace_index(path, self.codec, shape, counts + added, np.vstack([old.rows, rows]))
+        there = f"{len(added)} new shard(s) after the {len(counts)} there"
+        return f"{there}; {INDEX_FILE} and {OFFSETS_FILE} rewritten"
+
+    @abstractmethod
+    def write_shards(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, first: int, number: int
+    ) -> tuple[list[int], np.ndarray]:
+        """Write `images` as samples `first` on into new shards numbered from `number`, as
+        `write_many` writes its shards; return the samples per shard and the images' rows
+        (shard, offset, size, label)."""
+
 
 def tar_member(name: str, size: int) -> tarfile.TarInfo:
     """A member header that is the same on every machine and every write."""
@@ -508,6 +543,27 @@ def listed_rows(shard: Path, number: int, extension: str) -> list[tuple[int, int
     return rows
 
 
+def replace_index(
+    path: Path, codec: Codec, shape: tuple[int, ...], counts: list[int], rows: np.ndarray
+) -> None:
+    """What `write_index` writes, each file written beside its old self and renamed over it:
+    the offsets, then `index.json`."""
+    with atomic_path(path / OFFSETS_FILE) as partial, open(partial, "wb") as file:
+        np.save(file, rows)
+    shardlist = [
+        {
+            "url": shard_name(number),
+            "nsamples": count,
+            "filesize": (path / shard_name(number)).stat().st_size,
+        }
+        for number, count in enumerate(counts)
+    ]
+    imgbench = {"codec": codec.name, "shape": list(shape), "count": len(rows)}
+    index = {"__kind__": KIND, "wids_version": 1, "shardlist": shardlist, "imgbench": imgbench}
+    with atomic_path(path / INDEX_FILE) as partial:
+        partial.write_text(json.dumps(index, indent=1) + "\n")
+
+
 class DocumentedTarStore(TarStore):
     implementation = "documented"
 
@@ -535,6 +591,28 @@ class DocumentedTarStore(TarStore):
 
     def open(self, path: Path, *, workers: int | None = None) -> DocumentedTarReader:
         return DocumentedTarReader(path, self.codec, workers)
+
+    def write_shards(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, first: int, number: int
+    ) -> tuple[list[int], np.ndarray]:
+        """With `webdataset.TarWriter`, listed back with `tarfile`, as `write_many` does."""
+        blobs = [self.codec.encode(image) for image in images]
+        counts = shard_counts(sample_sizes(blobs, labels), self.shard_bytes)
+        extension, rows = self.codec.extension, []
+        starts = itertools.accumulate(counts, initial=0)
+        for shard_number, (start, count) in enumerate(zip(starts, counts, strict=False), number):
+            shard = path / shard_name(shard_number)
+            with webdataset.TarWriter(str(shard), user="", group="", mode=0o644, mtime=0) as sink:
+                for row in range(start, start + count):
+                    sink.write(
+                        {
+                            "__key__": sample_key(first + row),
+                            extension: blobs[row],
+                            "cls": int(labels[row]),
+                        }
+                    )
+            rows += listed_rows(shard, shard_number, extension)
+        return counts, np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
 class FastTarStore(TarStore):
@@ -569,6 +647,34 @@ class FastTarStore(TarStore):
 
     def open(self, path: Path, *, workers: int | None = None) -> FastTarReader:
         return FastTarReader(path, self.codec, workers)
+
+    def write_shards(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, first: int, number: int
+    ) -> tuple[list[int], np.ndarray]:
+        """Encoded on every core, each shard built in memory and written at once, as
+        `write_many` does."""
+        blobs = encode_many(self.codec, images, None) if len(images) else []
+        counts = shard_counts(sample_sizes(blobs, labels), self.shard_bytes)
+        rows = np.empty((len(images), 4), dtype=np.int64)
+        extension = self.codec.extension
+        starts = itertools.accumulate(counts, initial=0)
+        for shard_number, (start, count) in enumerate(zip(starts, counts, strict=False), number):
+            parts: list[bytes] = []
+            position = 0
+            for row in range(start, start + count):
+                key, label, blob = sample_key(first + row), int(labels[row]), blobs[row]
+                for name, data in (
+                    (f"{key}.cls".encode(), label_bytes(label)),
+                    (f"{key}.{extension}".encode(), blob),
+                ):
+                    header = ustar_header(name, len(data))
+                    parts += [header, data, bytes(padded(len(data)) - len(data))]
+                    position += len(header) + padded(len(data))
+                rows[row] = (shard_number, position - padded(len(blob)), len(blob), label)
+            end = position + 2 * BLOCK
+            parts.append(bytes(2 * BLOCK + (-end) % RECORD))
+            (path / shard_name(shard_number)).write_bytes(b"".join(parts))
+        return counts, rows
 
 
 STORES: dict[str, Store] = {"documented": DocumentedTarStore(), "fast": FastTarStore()}

@@ -42,17 +42,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from imgbench.atomic_files import exchange
 from imgbench.cells import Presentation
 from imgbench.codecs import ZSTD_LEVEL, Codec
 from imgbench.errors import StoreError
 from imgbench.stores.base import (
     Reader,
     Store,
+    check_appended,
     check_codec,
     checked_indices,
     new_file,
@@ -269,6 +273,39 @@ class TileDBStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> TileDBReader:
         return TileDBReader(path, self.codec, workers)
+
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """A dense array's domain is fixed when it is created (0 to N-1 here: `write_many` sizes
+        it to the images), and a current domain, which TileDB can expand, never reaches past
+        it; so the group is written again: the old images read back, a new group of both
+        arrays with the longer domain (the store's own layout, tiles and filters) written into a
+        folder beside it, and the two folders swapped in one rename (`exchange`)."""
+        import tiledb
+
+        described = group_metadata(path)
+        shape, count = described["shape"], described["count"]
+        labels = check_appended(path / GROUP, shape, described["codec"], self.codec, images, labels)
+        with self.open(path) as reader:
+            old_images, old_labels = reader.read_many(np.arange(count))
+        with tiledb.open(str(path / GROUP / "images")) as array:
+            layout = "documented" if array.ndim == 4 else "fast"
+        writer = STORES[layout].with_codec(self.codec)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{GROUP}.", dir=path))
+        try:
+            writer.write_many(
+                scratch,
+                np.concatenate([old_images, images]),
+                np.concatenate([old_labels, labels]),
+            )
+            exchange(scratch / GROUP, path / GROUP)
+        except tiledb.TileDBError as error:
+            raise StoreError(f"{path / GROUP}: TileDB could not append ({error})") from error
+        finally:
+            shutil.rmtree(scratch)
+        return (
+            f"rewrote the group: dense domain fixed at 0..{count - 1}, new arrays of "
+            f"0..{count + len(images) - 1} swapped in"
+        )
 
 
 class DocumentedTileDBStore(TileDBStore):

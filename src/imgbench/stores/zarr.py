@@ -54,6 +54,7 @@ from imgbench.errors import StoreError
 from imgbench.stores.base import (
     Reader,
     Store,
+    check_appended,
     check_codec,
     checked_indices,
     new_file,
@@ -271,6 +272,44 @@ class ZarrStore(Store):
         group.create_array("labels", data=np.asarray(labels, dtype=np.uint8), compressors=None)
         return group
 
+    def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
+        """Zarr arrays grow: `images` is resized (its `zarr.json` rewritten) and the new rows
+        written (`grow_images`: the implementation's library), which rewrites the last
+        shard or chunk file if it was partly filled and adds new ones; then `labels` the same
+        way (zarr-python), then the group's count. A crash before the count is written leaves
+        arrays longer than it says, which opening refuses."""
+        import zarr
+
+        described = group_attributes(path)
+        shape, count = described["shape"], described["count"]
+        labels = check_appended(path / GROUP, shape, described["codec"], self.codec, images, labels)
+        checked_arrays(path, self.codec, self.sharded)  # layout and files as `open` requires
+        try:
+            group = zarr.open_group(str(path / GROUP), mode="r+")
+            array = group["images"]
+            per_file = (array.shards or array.chunks)[0]
+            self.grow_images(path / GROUP / "images", count, np.ascontiguousarray(images))
+            grown = count + len(images)
+            group["labels"].resize((grown,))
+            if len(images):
+                group["labels"][count:] = labels
+            group.attrs["imgbench"] = {**described, "shape": list(shape), "count": grown}
+        except (KeyError, OSError, ValueError, RuntimeError) as error:
+            raise StoreError(f"{path / GROUP}: Zarr could not append ({error!r})") from error
+        files = -(-count // per_file)
+        rewritten = 1 if count % per_file and len(images) else 0
+        added = -(-grown // per_file) - files
+        kind = "shard" if self.sharded else "chunk"
+        return (
+            f"arrays resized (zarr.json rewritten); {rewritten} {kind} file(s) of images "
+            f"rewritten, {added} new"
+        )
+
+    @abstractmethod
+    def grow_images(self, array: Path, count: int, images: np.ndarray) -> None:
+        """Resize the images array at `array` from `count` images to hold `images` after them,
+        and write them there."""
+
 
 class DocumentedZarrStore(ZarrStore):
     implementation = "documented"
@@ -296,6 +335,15 @@ class DocumentedZarrStore(ZarrStore):
 
     def open(self, path: Path, *, workers: int | None = None) -> DocumentedZarrReader:
         return DocumentedZarrReader(path, self.codec, self.sharded)
+
+    def grow_images(self, array: Path, count: int, images: np.ndarray) -> None:
+        """`Array.resize`, then the new rows assigned (zarr-python; black images stored)."""
+        import zarr
+
+        opened = zarr.open_array(str(array), mode="r+").with_config({"write_empty_chunks": True})
+        opened.resize((count + len(images), *opened.shape[1:]))
+        if len(images):
+            opened[count:] = images
 
 
 class FastZarrStore(ZarrStore):
@@ -336,6 +384,22 @@ class FastZarrStore(ZarrStore):
 
     def open(self, path: Path, *, workers: int | None = None) -> FastZarrReader:
         return FastZarrReader(path, self.codec, self.sharded, workers)
+
+    def grow_images(self, array: Path, count: int, images: np.ndarray) -> None:
+        """TensorStore's `resize` (expand only), then the new rows written (black images stored,
+        as `write_many` stores them)."""
+        import tensorstore
+
+        spec = {
+            "driver": "zarr3",
+            "kvstore": {"driver": "file", "path": str(array)},
+            "store_data_equal_to_fill_value": True,
+        }
+        opened = tensorstore.open(spec, context=tensorstore_context(None)).result()
+        grown = count + len(images)
+        opened = opened.resize(exclusive_max=[grown, *opened.shape[1:]], expand_only=True).result()
+        if len(images):
+            opened[count:grown].write(images).result()
 
 
 STORES: dict[str, Store] = {"documented": DocumentedZarrStore(), "fast": FastZarrStore()}
