@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from imgbench import stores
+from imgbench import claims, stores
 from imgbench.cells import DISK_COLUMNS, FLOOR_FORMAT, SUMMARY_COLUMNS
 from imgbench.config_checks import check_free_space, size_cutoffs, store_bytes_estimate
 from imgbench.errors import ConfigError
@@ -139,31 +139,33 @@ LMDB_PAGES = {32: 4.0, 256: 196.0}
 HDF5_CONTIGUOUS = {32: pixels_kib(32) * 1.001, 256: pixels_kib(256) * 1.0001}
 
 
+def large_image_verdict(disk: pd.DataFrame) -> claims.Finding:
+    evidence = claims.Evidence.of(disk.assign(operation="n/a"), disk, [], [], cores=2)
+    return claims.BY_ID["large_images_lmdb"].rule(evidence)
+
+
 def test_the_tutorial_large_image_claims_are_checked_from_du() -> None:
     disk = disk_rows(
         {
             ("lmdb", "tutorial", "raw"): LMDB_PAGES,
-            ("lmdb", "fast", "raw"): {32: 1.0, 256: 1.0},  # not the first implementation
+            ("lmdb", "fast", "raw"): {32: 1.0, 256: 1.0},  # not the tutorial's
             ("hdf5", "tutorial", "raw"): HDF5_CONTIGUOUS,
         }
     )
-    large, n, claims = sizes.large_image_claims(disk)
-    assert (large, n) == (256, 10_000)
-    compact, overflow = claims
-    assert compact.verdict == "confirmed" and "LMDB ÷ HDF5 disk use at 256 px: 1.021×" in (
-        compact.measured
-    )
-    assert overflow.verdict == "not confirmed"
-    assert "1.333× at 32 px, 1.021× at 256 px" in overflow.measured
-    # An LMDB that grew past the others at 256 px confirms both.
+    found = large_image_verdict(disk)
+    # HDF5 is slightly more compact at 256 px, but LMDB's overhead shrank: one part fails.
+    assert found.verdict == "does not hold"
+    assert "LMDB ÷ its pixels 1.333× at 32 px, 1.021× at 256 px" in found.measured
+    assert "LMDB ÷ HDF5 at 256 px 1.021× (N=10,000, du -sk)" in found.measured
+    assert "disk_usage.csv lmdb/tutorial/raw 256 px N=10,000" in found.cells
+    # An LMDB that grew past the others at 256 px: both parts hold.
     grown = disk_rows(
         {("lmdb", "fast", "raw"): {32: 4.0, 256: 400.0}, ("hdf5", "fast", "raw"): HDF5_CONTIGUOUS}
     )
-    assert [claim.verdict for claim in sizes.large_image_claims(grown)[2]] == ["confirmed"] * 2
-    # One size, or no LMDB: nothing to check.
-    assert sizes.large_image_claims(disk[disk.image_size == 32]) is None
-    section = sizes.large_image_section(disk[disk.method != "lmdb"])
-    assert section[-1] == "LMDB and HDF5 holding raw pixels were not both measured in this run."
+    assert large_image_verdict(grown).verdict == "holds"
+    # One size, or no LMDB: not measured.
+    assert large_image_verdict(disk[disk.image_size == 32]).verdict == "not measured"
+    assert large_image_verdict(disk[disk.method != "lmdb"]).verdict == "not measured"
 
 
 def summary_rows(disk: pd.DataFrame) -> pd.DataFrame:
@@ -239,7 +241,7 @@ def test_a_figure_of_two_sizes_has_a_panel_per_size(tmp_path: Path, two_sizes) -
     assert Image.open(tmp_path / "sizes.png").height == alone.height
 
 
-def test_the_report_has_a_section_per_size_and_the_large_image_claims(two_sizes) -> None:
+def test_the_report_has_a_section_per_size(two_sizes) -> None:
     summary, timings, disk = two_sizes
     text = report.render(
         summary,
@@ -254,12 +256,10 @@ def test_the_report_has_a_section_per_size_and_the_large_image_claims(two_sizes)
     )
     headings = [line for line in text.splitlines() if line.startswith("#")]
     assert headings.index("## 32 × 32 px") < headings.index("## 256 × 256 px")
-    per_size = text[text.index("## 256 × 256 px") : text.index("## Large images")]
+    per_size = text[text.index("## 256 × 256 px") : text.index("## Where the run's time went")]
     assert (
         "### Targets at 10,000 images" in per_size and "### Disk use at 10,000 images" in per_size
     )
-    assert "## Large images: the tutorial's disk claims (256 px, 10,000 images)" in text
-    assert "| LMDB ÷ HDF5 disk use at 256 px: 1.021× | confirmed |" in text
     assert set(summary.columns) == set(SUMMARY_COLUMNS)
 
 

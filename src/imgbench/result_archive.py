@@ -30,6 +30,7 @@ MANIFEST = "MANIFEST.sha256"
 PROVENANCE = "provenance.json"
 SUMMARY = "tables/summary.csv"
 TIMINGS = "tables/timings.csv"
+CLAIMS = "tables/claims.csv"
 
 
 def archive_name(run_id: str) -> str:
@@ -154,6 +155,7 @@ class Run:
     name: str
     provenance: dict[str, object]
     timings: pd.DataFrame
+    claims: pd.DataFrame | None  # none in archives from before the claims were checked
 
     @classmethod
     def load(cls, path: Path) -> Run:
@@ -162,8 +164,31 @@ class Run:
             if needed not in members:
                 raise ResultArchiveError(f"{path} has no {needed}: not an imgbench archive")
         timings = pd.read_csv(io.BytesIO(members[TIMINGS]), keep_default_na=False, na_values=[""])
+        claims = (
+            pd.read_csv(io.BytesIO(members[CLAIMS]), keep_default_na=False, na_values=[""])
+            if CLAIMS in members
+            else None
+        )
         # An archive from before the codec axis compares with a current one under today's names.
-        return cls(path.name, json.loads(members[PROVENANCE]), upgrade_old_table(timings))
+        return cls(path.name, json.loads(members[PROVENANCE]), upgrade_old_table(timings), claims)
+
+
+def claim_changes(a: pd.DataFrame | None, b: pd.DataFrame | None) -> list[str]:
+    """The tutorial's claims whose verdict differs between the runs, with both runs' figures."""
+    if a is None or b is None:
+        return ["Claims: not compared (an archive from before the claims were checked)."]
+    merged = a.merge(b, on=["claim", "id"], suffixes=("_a", "_b"))
+    changed = merged[merged["verdict_a"] != merged["verdict_b"]]
+    if changed.empty:
+        return [f"Claims: all {len(merged)} verdicts are the same in both runs."]
+    lines = [f"Claims whose verdict differs ({len(changed)} of {len(merged)}):"]
+    for row in changed.itertuples():
+        lines += [
+            f"  {row.claim}. {row.tutorial_says_a}",
+            f"     A: {row.verdict_a}: {row.measured_a}",
+            f"     B: {row.verdict_b}: {row.measured_b}",
+        ]
+    return lines
 
 
 def _flatten(value: object, prefix: str = "") -> Iterator[tuple[str, object]]:
@@ -243,6 +268,7 @@ def compare(path_a: Path, path_b: Path) -> str:
             f"{counts[words]} cell(s) {words}." for words in ONLY_IN.values() if words in counts
         ]
         lines += [""]
+    lines += [*claim_changes(a.claims, b.claims), ""]
     found = differences(a.provenance, b.provenance)
     lines += [
         "Differences between the runs:"

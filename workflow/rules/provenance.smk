@@ -37,6 +37,7 @@ rule html_report:
     input:
         final_outputs(),
         config="results/config.yaml",
+        claims="results/tables/claims.csv",
         # `snakemake --report` reads the rules, the captions and the figures' categories.
         code=tracked_code("html_report.py", "imgbench.present.registry"),
         snakefile=workflow.main_snakefile,

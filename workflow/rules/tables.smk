@@ -64,6 +64,7 @@ rule benchmark_report:
         summary="results/tables/summary.csv",
         timings="results/tables/timings.csv",
         disk="results/tables/disk_usage.csv",
+        claims="results/tables/claims.csv",
         benchmarks=job_time_files(),
         codecs=codec_records(),
         loader=loader_report_tables(),

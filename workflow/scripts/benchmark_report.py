@@ -29,4 +29,5 @@ with job_log(snakemake.log[0]):
                 strict=True,
             )
         ),
+        claims=Path(snakemake.input.claims),
     )

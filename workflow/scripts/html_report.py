@@ -9,5 +9,6 @@ with job_log(snakemake.log[0]):
     write_html_report(
         snakefile=Path(snakemake.input.snakefile),
         effective_config=Path(snakemake.input.config),
+        claims=Path(snakemake.input.claims),
         report=Path(snakemake.output[0]),
     )

@@ -20,10 +20,13 @@ DURABILITY = "4. Durable writes"
 CODECS = "5. Codecs and containers"
 LOADER = "6. Training loader"
 SIZES = "7. Image sizes"
+CLAIMS = "0. The tutorial's claims"
 # The tables figures are drawn from, by name (the workflow says where each is): most figures use
 # the summary and disk tables; the loader's use its own summary, made only when it runs.
 MEASUREMENT_TABLES = ("summary", "disk")
 LOADER_TABLES = ("loader_summary",)
+CLAIMS_TABLES = ("claims",)
+CLAIM_EXPERIMENT_TABLES = ("summary", "claim_experiments")
 # Said by every read-variation caption: which stores have the varied cell.
 VARIED_STORES = (
     " Only stores of the implementations config ``reads.variations_for`` names (by default "
@@ -44,6 +47,29 @@ class FigureSpec:
 
 
 FIGURES: tuple[FigureSpec, ...] = (
+    # The tutorial's claims (`imgbench.claims`), checked at one image size.
+    FigureSpec(
+        "claims_verdicts",
+        "claims",
+        CLAIMS,
+        "Every claim of the tutorial at a glance: its number and words, the figures this run "
+        "measured with their 95% intervals, and the verdict (green: holds; red: does not hold; "
+        "grey: inconclusive, the intervals overlap; pale: not measured). ``claims.csv`` names the "
+        "rows of ``summary.csv`` each verdict rests on.",
+        CLAIMS_TABLES,
+    ),
+    FigureSpec(
+        "claims_experiments",
+        "claims",
+        CLAIMS,
+        "The claims' own experiments, for every container. Left: one writer's time ÷ the time "
+        "of W writer processes writing the same images together (hatched: the format let only "
+        "one process write a store, so each wrote its own). Middle: the time to add 10% more "
+        "images to a store (red: the format rewrote data already stored). Right: the resident "
+        "memory a fresh process gained by reading one image of the largest store (opening it "
+        "not counted). Medians; bars show 95% intervals where drawn.",
+        CLAIM_EXPERIMENT_TABLES,
+    ),
     # The seven figures of the Real Python tutorial, one series per (format, implementation), each
     # format in its own codec.
     FigureSpec(

@@ -52,9 +52,10 @@ from imgbench.confidence import (
     ratio_interval,
     verdict,
 )
+from imgbench.present.claims import claims_section
 from imgbench.present.loader_report import loader_section
 from imgbench.present.markdown import table
-from imgbench.present.sizes import demoted, large_image_section, pools_section, size_heading
+from imgbench.present.sizes import demoted, pools_section, size_heading
 from imgbench.tables import read_table
 
 TARGET_IMAGES = 100_000
@@ -373,8 +374,10 @@ def render(
     figures: Sequence[str],
     loader: tuple[pd.DataFrame, pd.DataFrame] | None = None,
     pools: tuple[Sequence[Mapping[str, object]], Sequence[float]] = ((), ()),
+    claims: pd.DataFrame | None = None,
 ) -> str:
-    """The whole report as Markdown; `pools` are the image pools' records and job seconds."""
+    """The whole report as Markdown, opening with the tutorial's claims (`claims.csv`); `pools`
+    are the image pools' records and job seconds."""
     labels = Labels(presentations)
     summary, disk = labels.in_reading_order(summary), labels.in_reading_order(disk)
     n_images = int(all_reads(summary).n_images.max())
@@ -386,6 +389,8 @@ def render(
         "the median less surely; its coverage then follows a semicolon (75% for three).",
         "",
     ]
+    if claims is not None:
+        lines += [*claims_section(claims), ""]
     lines += ["## Machine and config", ""]
     filesystem = machine.get("filesystem", {})
     measured_on = machine.get("measured_on", [])
@@ -413,8 +418,6 @@ def render(
         lines += sections
     if len(sizes) > 1 or any(record["source"] == "folder" for record in pools[0]):
         lines += ["", *pools_section(*pools)]
-    if len(sizes) > 1:
-        lines += ["", *large_image_section(disk)]
     lines += ["", *_time_section(job_times, labels)]
     lines += ["", *_figures_section(figures), ""]
     return "\n".join(lines)
@@ -770,9 +773,10 @@ def write_report(
     figures: Sequence[str],
     loader: tuple[Path, Path] | None = None,
     pools: Sequence[tuple[Path, Path]] = (),
+    claims: Path | None = None,
 ) -> None:
     """The report job; `loader` is the loader's epoch and summary tables, if it ran; `pools`
-    each image size's pool record and its job's benchmark file."""
+    each image size's pool record and its job's benchmark file; `claims` the claims table."""
     record = provenance.read(provenance_record)
     text = render(
         read_table(summary),
@@ -789,6 +793,7 @@ def write_report(
             [json.loads(record.read_text()) for record, _ in pools],
             [benchmark_seconds(times) for _, times in pools],
         ),
+        None if claims is None else read_table(claims),
     )
     with atomic_path(report) as partial:
         partial.write_text(text)

@@ -1,16 +1,10 @@
-"""Image sizes compared: what each store costs on disk per pixel as images grow, and the
-tutorial's two claims about large images checked against this run's `du`.
-
-The tutorial (Real Python, "Three Ways of Storing and Accessing Lots of Images in Python")
-says of larger images that LMDB's disk use "will shoot off the chart" (its values no longer fit
-its leaf pages and take overflow pages) and that at 256x256 or 512x512 HDF5 is usually slightly
-more compact than LMDB. Disk use is exact (`du`), not sampled, so the verdicts need no interval.
-"""
+"""Image sizes compared: what each store costs on disk per pixel as images grow (the tutorial's
+two claims about large images are judged in `imgbench.claims`), and how each size's pool was
+made."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -18,9 +12,7 @@ from matplotlib.figure import Figure
 from imgbench.cells import (
     CODEC_COLUMN,
     FORMAT_COLUMN,
-    RAW_CODEC,
     SIZE_COLUMN,
-    TUTORIAL_IMAGE_SIZE,
     image_sizes,
     implementation_rank,
 )
@@ -30,7 +22,6 @@ from imgbench.present.markdown import table
 
 FACETED = False  # its figure compares the sizes, so it is drawn once, not once per size
 CLAIM_IMAGES = 10_000  # the images the tutorial's large-image claims are checked at
-LARGE_SIDE = 256  # the tutorial's "256x256"
 
 
 def pixel_ratio(disk: pd.DataFrame) -> pd.DataFrame:
@@ -95,78 +86,6 @@ def disk_by_size_figure(data: FigureData) -> Figure:
 
 
 DRAWERS: dict[str, Callable[[FigureData], Figure]] = {"disk_by_size": disk_by_size_figure}
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One of the tutorial's large-image claims: its words, what was measured, the verdict."""
-
-    words: str
-    measured: str
-    verdict: str
-
-
-def _ratio_of(disk: pd.DataFrame, name: str, side: int) -> float | None:
-    rows = disk[
-        (disk[FORMAT_COLUMN] == name)
-        & (disk[CODEC_COLUMN] == RAW_CODEC)
-        & (disk[SIZE_COLUMN] == side)
-    ]
-    return float(rows["pixel_ratio"].iloc[0]) if len(rows) else None
-
-
-def large_image_claims(disk: pd.DataFrame) -> tuple[int, int, list[Claim]] | None:
-    """The two disk claims at the run's largest size (256 px if measured) and the N every size
-    measured (10,000 if it was), or None when the run has one size or no N in common."""
-    sizes = image_sizes(disk)
-    n = common_n(disk)
-    if len(sizes) < 2 or n is None:
-        return None
-    large = LARGE_SIDE if LARGE_SIDE in sizes else max(sizes)
-    small = TUTORIAL_IMAGE_SIZE if TUTORIAL_IMAGE_SIZE in sizes else min(sizes)
-    measured = pixel_ratio(first_implementations(disk[disk["n_images"] == n]))
-    claims = []
-    lmdb, hdf5 = _ratio_of(measured, "lmdb", large), _ratio_of(measured, "hdf5", large)
-    if lmdb is not None and hdf5 is not None:
-        ratio = lmdb / hdf5
-        claims.append(
-            Claim(
-                f"at {LARGE_SIDE}×{LARGE_SIDE}, HDF5 is usually slightly more compact than LMDB",
-                f"LMDB ÷ HDF5 disk use at {large} px: {ratio:.3f}×",
-                "confirmed" if ratio > 1 else "not confirmed",
-            )
-        )
-    lmdb_small = _ratio_of(measured, "lmdb", small)
-    if lmdb is not None and lmdb_small is not None:
-        claims.append(
-            Claim(
-                'with larger images LMDB\'s disk use "will shoot off the chart" (overflow pages)',
-                f"LMDB's disk use ÷ raw pixel bytes: {lmdb_small:.3f}× at {small} px, "
-                f"{lmdb:.3f}× at {large} px",
-                "confirmed" if lmdb > lmdb_small else "not confirmed",
-            )
-        )
-    return large, n, claims
-
-
-def large_image_section(disk: pd.DataFrame) -> list[str]:
-    """The report's section on the tutorial's large-image claims, if the run can check them."""
-    found = large_image_claims(disk)
-    if found is None:
-        return []
-    large, n, claims = found
-    lines = [
-        f"## Large images: the tutorial's disk claims ({large} px, {n:,} images)",
-        "",
-        "Disk use is `du -sk` (allocated), each store in its first implementation, raw pixels; "
-        "exact, so a claim is confirmed when the measured inequality holds. Figure: "
-        "`disk_by_size`.",
-        "",
-    ]
-    if not claims:
-        return [*lines, "LMDB and HDF5 holding raw pixels were not both measured in this run."]
-    rows = [[claim.words, claim.measured, claim.verdict] for claim in claims]
-    return [*lines, *table(["claim (tutorial)", "measured", "verdict"], rows)]
 
 
 POOL_TARGET_SECONDS = 60.0  # a folder's pools at two sizes, per 10,000 images, on 2 cores
