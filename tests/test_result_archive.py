@@ -254,3 +254,39 @@ def test_compare_refuses_an_archive_without_its_timings(tmp_path: Path, capsys) 
     assert cli.main(["compare", str(a), str(b)]) == 2
     error = capsys.readouterr().err
     assert "has no tables/timings.csv: not an imgbench archive" in error
+
+
+def with_claims(tmp_path: Path, run_id: str, verdicts: list[str]) -> Path:
+    """An archive whose claims table has these verdicts for claims 1, 2, ..."""
+    files = results(tmp_path / run_id, run_id, repeats=3, scale={})
+    table = pd.DataFrame(
+        {
+            "claim": range(1, len(verdicts) + 1),
+            "id": [f"claim_{number}" for number in range(1, len(verdicts) + 1)],
+            "tutorial_says": [f"the tutorial's claim {number}" for number in range(1, 4)],
+            "verdict": verdicts,
+            "measured": [f"{verdict} because" for verdict in verdicts],
+        }
+    )
+    table.to_csv(tmp_path / run_id / "claims.csv", index=False)
+    files["tables/claims.csv"] = tmp_path / run_id / "claims.csv"
+    out = tmp_path / "archives" / result_archive.archive_name(run_id)
+    result_archive.create(out, run_id, files)
+    return out
+
+
+def test_compare_lists_the_claims_whose_verdict_differs(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    a = with_claims(tmp_path, "20261122T000000Z-aaaa", ["holds", "does not hold", "holds"])
+    b = with_claims(tmp_path, "20261122T010000Z-bbbb", ["holds", "inconclusive", "holds"])
+    text = result_archive.compare(a, b)
+    assert "Claims whose verdict differs (1 of 3):" in text
+    assert "  2. the tutorial's claim 2" in text
+    assert "     A: does not hold: does not hold because" in text
+    assert "     B: inconclusive: inconclusive because" in text
+    same = result_archive.compare(a, a)
+    assert "Claims: all 3 verdicts are the same in both runs." in same
+    old = pack(tmp_path / "old")
+    assert "Claims: not compared (an archive from before the claims were checked)." in (
+        result_archive.compare(old, a)
+    )

@@ -10,13 +10,17 @@ what was written.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from imgbench import discards, measure
-from imgbench.cells import Operation, Phase
+from imgbench import discards, measure, thread_pools
+from imgbench.atomic_files import write_json
+from imgbench.cells import SIZE_COLUMN, Operation, Phase
 from imgbench.parallel import expected_images
+from imgbench.pool import Pool
+from imgbench.store_timings import write_timings
 from imgbench.stores import Store, open_store
 
 __all__ = ["time_append"]
@@ -81,3 +85,34 @@ def what_it_needed(words: str) -> dict[str, object]:
         "map_full": words.startswith("map full"),
         "rewrite": "rewrote" in words,
     }
+
+
+def append_images(
+    store: Store,
+    pool: Path,
+    image_size: int,
+    n_images: int,
+    extra: int,
+    scratch: Path,
+    table: Path,
+    record: Path,
+    repeats: Mapping[str, float],
+    threads: int,
+    discarded: Path | None,
+) -> None:
+    """The tutorial's claim about adding data later: a store of `n_images` built (untimed), then
+    `extra` more images appended (timed) and every image read back; `record` says what the
+    format needed to append."""
+    thread_pools.pin_for_job(threads)
+    images, labels = Pool.load(pool).first(n_images + extra)
+    policy = measure.RepeatPolicy.of(repeats)
+    timings, needed = time_append(
+        store, images, labels, n_images, extra, scratch, policy, discarded
+    )
+    write_timings(table, timings, store, image_size, n_images, scratch)
+    write_json(
+        record,
+        store.series_columns()
+        | {SIZE_COLUMN: image_size, "n_images": n_images, "images": extra}
+        | what_it_needed(needed),
+    )

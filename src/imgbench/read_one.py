@@ -18,6 +18,7 @@ import pickle
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,9 @@ import numpy as np
 from imgbench.cells import NOT_APPLICABLE, Operation, Phase
 from imgbench.errors import StoreError
 from imgbench.measure import RepeatPolicy, Timing, verify
+from imgbench.parallel import expected_images
+from imgbench.pool import Pool
+from imgbench.store_timings import write_timings
 from imgbench.stores.base import Store
 
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -111,3 +115,22 @@ def time_read_one(
 
     policy.repeat(once)
     return timings
+
+
+def read_one_image(
+    store: Store,
+    pool: Path,
+    image_size: int,
+    n_images: int,
+    store_dir: Path,
+    table: Path,
+    repeats: Mapping[str, float],
+) -> None:
+    """The tutorial's claim that LMDB and HDF5 read only the requested item into memory: a
+    fresh process per repeat opens the store of `n_images` and reads its middle image."""
+    index = n_images // 2
+    images, labels = Pool.load(pool).first(n_images)
+    expected = expected_images(store.codec, images[index : index + 1])[0], int(labels[index])
+    policy = RepeatPolicy.of(repeats)
+    timings = time_read_one(store, store_dir, index, expected, policy)
+    write_timings(table, timings, store, image_size, n_images, store_dir)

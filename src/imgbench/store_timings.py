@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 
-from imgbench import appends, concurrent_writes, measure, read_one, thread_pools
+from imgbench import measure, thread_pools
 from imgbench.atomic_files import write_json, write_rows
 from imgbench.cells import (
     BASELINE,
@@ -47,7 +46,7 @@ def build_store(
     images, labels = Pool.load(pool).first(n_images)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_write_many(store, images, labels, store_dir, policy, discarded)
-    _write_timings(table, timings, store, image_size, n_images, store_dir)
+    write_timings(table, timings, store, image_size, n_images, store_dir)
 
 
 def read_store(
@@ -73,7 +72,7 @@ def read_store(
     cells = read_cells(caches, orders, readers)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_reads(store, store_dir, images, labels, policy, cells, seed, batch_size)
-    _write_timings(table, timings, store, image_size, n_images, store_dir)
+    write_timings(table, timings, store, image_size, n_images, store_dir)
 
 
 def single_image(
@@ -93,83 +92,7 @@ def single_image(
     images, labels = Pool.load(pool).first(operations)
     policy = measure.RepeatPolicy.of(repeats)
     timings = measure.time_single(store, images, labels, scratch, policy, operations, discarded)
-    _write_timings(table, timings, store, image_size, 1, scratch)
-
-
-def read_one_image(
-    store: Store,
-    pool: Path,
-    image_size: int,
-    n_images: int,
-    store_dir: Path,
-    table: Path,
-    repeats: Mapping[str, float],
-) -> None:
-    """The tutorial's claim that LMDB and HDF5 read only the requested item into memory: a
-    fresh process per repeat opens the store of `n_images` and reads its middle image."""
-    index = n_images // 2
-    images, labels = Pool.load(pool).first(n_images)
-    expected = expected_images(store.codec, images[index : index + 1])[0], int(labels[index])
-    policy = measure.RepeatPolicy.of(repeats)
-    timings = read_one.time_read_one(store, store_dir, index, expected, policy)
-    _write_timings(table, timings, store, image_size, n_images, store_dir)
-
-
-def append_images(
-    store: Store,
-    pool: Path,
-    image_size: int,
-    n_images: int,
-    extra: int,
-    scratch: Path,
-    table: Path,
-    record: Path,
-    repeats: Mapping[str, float],
-    threads: int,
-    discarded: Path | None,
-) -> None:
-    """The tutorial's claim about adding data later: a store of `n_images` built (untimed), then
-    `extra` more images appended (timed) and every image read back; `record` says what the
-    format needed to append."""
-    thread_pools.pin_for_job(threads)
-    images, labels = Pool.load(pool).first(n_images + extra)
-    policy = measure.RepeatPolicy.of(repeats)
-    timings, needed = appends.time_append(
-        store, images, labels, n_images, extra, scratch, policy, discarded
-    )
-    _write_timings(table, timings, store, image_size, n_images, scratch)
-    write_json(
-        record,
-        store.series_columns()
-        | {SIZE_COLUMN: image_size, "n_images": n_images, "images": extra}
-        | appends.what_it_needed(needed),
-    )
-
-
-def write_concurrently(
-    store: Store,
-    pool: Path,
-    image_size: int,
-    n_images: int,
-    writers: list[int],
-    scratch: Path,
-    table: Path,
-    record: Path,
-    repeats: Mapping[str, float],
-    discarded: Path | None,
-) -> None:
-    """The tutorial's claims about concurrent writers: `writers` processes writing one store of
-    `n_images` at once (or a store each, where the format refuses); `record` says, per count of
-    writers, whether they could share one store, the refusal, and how long a writer waited for
-    the store's write lock."""
-    images, labels = Pool.load(pool).first(n_images)
-    policy = measure.RepeatPolicy.of(repeats)
-    timings, outcomes = concurrent_writes.time_concurrent_writes(
-        store, images, labels, writers, scratch, policy, discarded
-    )
-    _write_timings(table, timings, store, image_size, n_images, scratch)
-    labels_of = store.series_columns() | {SIZE_COLUMN: image_size, "n_images": n_images}
-    write_json(record, [labels_of | asdict(outcome) for outcome in outcomes])
+    write_timings(table, timings, store, image_size, 1, scratch)
 
 
 def decode_floor(
@@ -213,7 +136,7 @@ def decode_floor(
         print(f"{codec.name} decode floor n={n_images} #{timing.repeat}: {timing.seconds:.6f} s")
 
 
-def _write_timings(
+def write_timings(
     table: Path,
     timings: list[measure.Timing],
     store: Store,

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from imgbench.appends import append_images
 from imgbench.job_log import job_log
-from imgbench.store_timings import append_images
 from imgbench.stores import configured_store
 
 with job_log(snakemake.log[0]):

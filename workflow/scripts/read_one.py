@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from imgbench.job_log import job_log
-from imgbench.store_timings import read_one_image
+from imgbench.read_one import read_one_image
 from imgbench.stores import configured_store
 
 with job_log(snakemake.log[0]):

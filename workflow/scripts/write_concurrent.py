@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from imgbench.concurrent_writes import write_concurrently
 from imgbench.job_log import job_log
-from imgbench.store_timings import write_concurrently
 from imgbench.stores import configured_store
 
 with job_log(snakemake.log[0]):

@@ -112,6 +112,7 @@ def verdicts_figure(data: ClaimsData) -> Figure:
     figures behind it."""
     claims = data.claims.sort_values("claim")
     figure = parts.new_figure(12.5, 0.62 * len(claims) + 1.3)
+    figure.set_layout_engine("none")  # one axes filling the figure: nothing to lay out
     axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
     axes.set_axis_off()
     rows = len(claims)
@@ -181,7 +182,8 @@ KEYS = [FORMAT_COLUMN, "implementation", CODEC_COLUMN]
 def _writers_panel(axes, data: ClaimsData, writes: pd.DataFrame) -> None:
     axes.set_title("W writers at once: one writer's time ÷ W's", fontsize=10)
     if writes.empty:
-        parts.note(axes, "Not measured")
+        axes.set_axis_off()
+        parts.note(axes, "Not measured\n(config claims.concurrent_writers)")
         return
     shared = data.experiments
     counts = sorted(int(k) for k in writes["writers"].unique() if int(k) > 1)
@@ -227,7 +229,8 @@ def _writers_panel(axes, data: ClaimsData, writes: pd.DataFrame) -> None:
 def _append_panel(axes, data: ClaimsData, appends: pd.DataFrame) -> None:
     axes.set_title("Appending 10% more images (seconds)", fontsize=10)
     if appends.empty:
-        parts.note(axes, "Not measured")
+        axes.set_axis_off()
+        parts.note(axes, "Not measured\n(config claims.append)")
         return
     labels = [data.label(row) for _, row in appends.iterrows()]
     positions = np.arange(len(appends), dtype=float)
@@ -254,7 +257,8 @@ def _append_panel(axes, data: ClaimsData, appends: pd.DataFrame) -> None:
         rewrites.append(bool(len(record)) and bool(record["rewrite"].iloc[0]))
     colours = ["#c62828" if rewrite else "#1565c0" for rewrite in rewrites]
     axes.barh(positions, values, xerr=np.abs(errors), color=colours, height=0.6)
-    axes.set_xscale("log")
+    parts.log_scale(axes, "x")
+    axes.margins(x=0.25)
     axes.set_yticks(positions, labels, fontsize=7)
     axes.invert_yaxis()
     axes.set_xlabel("Median seconds, 95% interval (log scale)")
@@ -271,17 +275,21 @@ def _append_panel(axes, data: ClaimsData, appends: pd.DataFrame) -> None:
 def _read_one_panel(axes, data: ClaimsData, reads: pd.DataFrame) -> None:
     axes.set_title("Memory one image's read added (KiB)", fontsize=10)
     if reads.empty:
-        parts.note(axes, "Not measured")
+        axes.set_axis_off()
+        parts.note(axes, "Not measured\n(config claims.read_one)")
         return
     labels = [data.label(row) for _, row in reads.iterrows()]
     positions = np.arange(len(reads), dtype=float)
-    values = np.maximum(reads["rss_growth_kib_median"].to_numpy(float), 1.0)
-    axes.barh(positions, values, color="#6a1b9a", height=0.6)
-    axes.set_xscale("log")
+    grown = reads["rss_growth_kib_median"].to_numpy(float)
+    # A read that added nothing measurable is drawn at 1 KiB, labelled with what it added.
+    bars = axes.barh(positions, np.maximum(grown, 1.0), color="#6a1b9a", height=0.6)
+    axes.bar_label(bars, labels=[f"+{value:,.0f}" for value in grown], padding=2, fontsize=7)
+    parts.log_scale(axes, "x")
+    axes.margins(x=0.3)
     axes.set_yticks(positions, labels, fontsize=7)
     axes.invert_yaxis()
     n = int(reads["n_images"].max())
-    axes.set_xlabel(f"Resident memory added, KiB (log), store of {n:,} images")
+    axes.set_xlabel(f"KiB added (log), stores of {n:,} images")
 
 
 DRAWERS: dict[str, Callable[[ClaimsData], Figure]] = {
