@@ -51,6 +51,8 @@ TINY_CONFIG = {
     },
     # The loader over the 150-image stores: two samplers, without and with workers.
     "loader": {"samplers": ["shuffle", "stream"], "workers": [0, 2], "batch_size": 64},
+    # The claims' experiments at the largest cutoff: one and two writers.
+    "claims": {"concurrent_writers": {"writers": [1, 2]}},
 }
 
 

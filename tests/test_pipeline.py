@@ -17,9 +17,17 @@ import pytest
 import yaml
 
 from imgbench import cli, open_store, provenance
-from imgbench.cells import DISK_COLUMNS, LOADER_COLUMNS, LOADER_SUMMARY_COLUMNS, TIMING_COLUMNS
+from imgbench.cells import (
+    CLAIM_COLUMNS,
+    DISK_COLUMNS,
+    LOADER_COLUMNS,
+    LOADER_SUMMARY_COLUMNS,
+    TIMING_COLUMNS,
+)
+from imgbench.claims import Cell
 from imgbench.present.registry import FIGURES, FILE_TYPES
 from imgbench.synthetic import synthetic_images
+from imgbench.tables import read_table
 
 from conftest import TINY_CONFIG, TINY_TRAIN_IMAGES, Run, copy_project, merged, run_snakemake
 
@@ -33,6 +41,8 @@ STORES = [
 FLOORS = [("floor", "baseline", "png")]
 # The stores the loader experiment reads (`loader.implementations`: fast and the baseline).
 LOADED = [store for store in STORES if store[1] != "tutorial"]
+# The stores the concurrent-writers experiment writes (`claims.concurrent_writers`: fast, raw).
+WRITERS = LOADED
 # The figures of a run of one image size: all but those comparing sizes.
 NAMES = [spec.name for spec in FIGURES if not spec.across_sizes]
 POOL = "results/dataset/32px/pool.npz"
@@ -98,7 +108,8 @@ def test_every_table_and_figure_is_made(finished) -> None:
     assert len(disk) == len(STORES) * 2 and (disk.kib_allocated > 0).all()
 
     summary = pd.read_csv(project / "results/tables/summary.csv")
-    assert len(summary) == len(STORES) * (2 * 2 + 2) + read_cells * 2
+    claim_cells = len(STORES) * 2 + len(WRITERS) * 2  # append and read_one; 1 and 2 writers
+    assert len(summary) == len(STORES) * (2 * 2 + 2) + read_cells * 2 + claim_cells
     key = "method == 'lmdb' and implementation == 'fast' and codec == 'raw' and n_images == 150"
     key += " and operation == 'read_many' and cache == 'warm' and order == 'sequential'"
     key += " and readers == 1"
@@ -210,6 +221,41 @@ def test_timing_jobs_never_overlap(finished) -> None:
     assert sum(rule == "decode_floor" for rule in rules.values()) == len(FLOORS) * 2
 
 
+def test_the_claims_table_opens_the_report_and_traces_to_summary_rows(finished) -> None:
+    project, _ = finished
+    table = pd.read_csv(project / "results/tables/claims.csv", keep_default_na=False)
+    assert tuple(table.columns) == CLAIM_COLUMNS and list(table.claim) == list(range(1, 13))
+    assert set(table.verdict) <= {"holds", "does not hold", "inconclusive", "not measured"}
+    # Only the large-image claim lacks its experiment (one image size).
+    assert list(table[table.verdict == "not measured"].id) == ["large_images_lmdb"]
+    summary = read_table(project / "results/tables/summary.csv")
+    disk = read_table(project / "results/tables/disk_usage.csv")
+    rows = {Cell.of(row).trace for row in summary.to_dict("records")}
+    rows |= {
+        f"disk_usage.csv {row['method']}/{row['implementation']}/{row['codec']} "
+        f"{row['image_size']} px N={row['n_images']:,}"
+        for row in disk.to_dict("records")
+    }
+    for claim in table.itertuples():
+        if claim.verdict != "not measured":
+            cells = claim.summary_cells.split("; ")
+            assert cells and set(cells) <= rows, (claim.id, set(cells) - rows)
+    # The experiments' records: what each store needed, how its writers fared.
+    experiments = pd.read_csv(project / "results/tables/claim_experiments.csv")
+    appended = experiments[experiments.experiment == "append"]
+    assert len(appended) == len(STORES) and appended.needed.str.len().gt(0).all()
+    lmdb = appended[(appended.method == "lmdb") & (appended.implementation == "tutorial")]
+    assert bool(lmdb.map_full.iloc[0])
+    writers = experiments[experiments.experiment == "write_concurrent"]
+    assert len(writers) == len(WRITERS) * 2
+    hdf5 = writers[(writers.method == "hdf5") & (writers.writers == 2)]
+    assert not bool(hdf5.shared.iloc[0]) and "lock" in hdf5.refusal.iloc[0]
+    report = (project / "results/tables/benchmark.md").read_text()
+    assert report.index("## The tutorial's claims") < report.index("## Machine and config")
+    for name in ("claims_verdicts", "claims_experiments"):
+        assert (project / f"results/figures/{name}.png").stat().st_size > 10_000
+
+
 def test_a_second_run_has_nothing_to_do(finished) -> None:
     project, _ = finished
     run = run_snakemake(project, TINY_CONFIG, "--dry-run")
@@ -252,6 +298,12 @@ def test_html_report_builds_offline_with_every_figure(finished) -> None:
         assert f"{name}.png" in html, name
     assert "summary.csv" in html and "provenance.json" in html
     assert "Three Ways of Storing and Accessing" in html  # the workflow description
+    # The first page opens with the claims table, one row per claim with its verdict.
+    description = html[html.index("The tutorial&#x27;s claims, checked on this machine") :]
+    assert description.index("Storing one image: LMDB is fastest") < description.index(
+        "imgbench measures how fast"
+    )
+    assert "0. The tutorial&#x27;s claims" in html or "0. The tutorial's claims" in html
     assert "5. Codecs and containers" in html and "9. Provenance" in html
 
 
@@ -284,6 +336,7 @@ def test_adding_a_cutoff_reruns_only_its_jobs(finished) -> None:
         "provenance": 1,
         "aggregate": 1,
         "aggregate_loader": 1,  # the loader's tables name the new run; it read the same stores
+        "claims": 1,
         "figure": len(NAMES),
         "benchmark_report": 1,
         "all": 1,
@@ -300,6 +353,7 @@ def test_dropping_a_method_reruns_only_aggregation(finished) -> None:
         "provenance": 1,
         "aggregate": 1,
         "aggregate_loader": 1,
+        "claims": 1,
         "figure": len(NAMES),
         "benchmark_report": 1,
         "all": 1,
@@ -329,12 +383,16 @@ MEASURED = {
     "delete_discarded": 1,
     "loader": len(LOADED),  # it reads the rebuilt stores
     "loader_limits": 1,  # it maps the rebuilt raw store
+    "append": len(STORES),  # the claims' experiments
+    "write_concurrent": len(WRITERS),
+    "read_one": len(STORES),
 }
 # The decode floors' jobs, which run the timing code but touch no store.
 DECODE_FLOORS = {"decode_floor": len(FLOORS) * 2}
 RECORDED = {
     "provenance": 1,
     "aggregate": 1,
+    "claims": 1,
     "aggregate_loader": 1,
     "figure": len(NAMES),
     "benchmark_report": 1,
@@ -408,6 +466,9 @@ def test_editing_one_format_module_reruns_only_that_format(finished) -> None:
         "disk_usage": 4,
         "delete_discarded": 1,
         "loader": 1,  # its fast store
+        "append": 2,
+        "write_concurrent": 1,
+        "read_one": 2,
         **RECORDED,
     }
     assert "results/stores/hdf5/fast/raw/32px/10" in run.output
@@ -426,6 +487,9 @@ def test_moving_the_stores_reruns_every_timing_job_and_nothing_upstream(finished
         "delete_discarded": 1,
         "loader": len(LOADED),
         "loader_limits": 1,
+        "append": len(STORES),
+        "write_concurrent": len(WRITERS),
+        "read_one": len(STORES),
         **RECORDED,
     }
     assert "scratch/stores/raw/baseline/raw/32px/150" in run.output
