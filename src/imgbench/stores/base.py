@@ -8,11 +8,12 @@ or tuned without touching the measurements, and vice versa.
 
 from __future__ import annotations
 
+import json
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -21,7 +22,16 @@ from imgbench.checksums import tree_sha256
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 
-__all__ = ["Reader", "Store", "check_codec", "checked_indices", "no_images", "worker_count"]
+__all__ = [
+    "PartWriter",
+    "Reader",
+    "Store",
+    "check_codec",
+    "checked_indices",
+    "even_bounds",
+    "no_images",
+    "worker_count",
+]
 
 
 def worker_count(workers: int | None) -> int:
@@ -101,6 +111,61 @@ class Reader(ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def even_bounds(count: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` (start, stop) ranges splitting 0..count as evenly as whole images allow."""
+    edges = np.linspace(0, count, max(1, parts) + 1).astype(int).tolist()
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def aligned_bounds(count: int, parts: int, unit: int) -> list[tuple[int, int]]:
+    """`parts` ranges of 0..count whose starts fall on multiples of `unit` (a chunk or tile of
+    `unit` images), so disjoint writers never share one; some may be empty when the store has
+    fewer units than parts."""
+    units = -(-count // max(1, unit))
+    return [
+        (min(count, start * unit), min(count, stop * unit))
+        for start, stop in even_bounds(units, parts)
+    ]
+
+
+SHARED_NOTE = ".shared-write.json"  # what `prepare_shared` tells the writers and `finish_shared`
+
+
+def write_shared_note(path: Path, **values: object) -> None:
+    """Record what the writer processes and `finish_shared` need to know of a prepared store
+    (its shape, an LMDB map size...) in the store folder itself, not in the Store object, so
+    any process opening the store finds it."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / SHARED_NOTE).write_text(json.dumps(values))
+
+
+def read_shared_note(path: Path, *, remove: bool = False) -> dict[str, Any]:
+    """What `write_shared_note` recorded; `remove` it once the store is finished."""
+    try:
+        values = json.loads((path / SHARED_NOTE).read_text())
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{path}: not a store prepared for shared writing ({error})") from error
+    if remove:
+        (path / SHARED_NOTE).unlink()
+    return values
+
+
+class PartWriter(ABC):
+    """One writer process's handle on a shared store (`Store.part_writer`): it writes images
+    `start..start+len(images)` with their labels, any number of times, then closes."""
+
+    # Seconds this writer spent blocked on the store's write lock (LMDB's write transaction,
+    # SQLite's BEGIN IMMEDIATE...), measured by the format around the call that blocks; 0 for
+    # formats whose writers take no lock.
+    waited_seconds: float = 0.0
+
+    @abstractmethod
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 class Store(ABC):
@@ -199,3 +264,27 @@ class Store(ABC):
     @property
     def key(self) -> str:
         return f"{self.format}/{self.implementation}/{self.codec.name}"
+
+    # Writing one store from several processes at once (`imgbench.concurrent_writes`): the parent
+    # prepares the empty store, each writer process opens a `part_writer` and writes its part of
+    # `part_bounds`, and after every writer closed the parent finishes the store, which then
+    # reads back exactly as one written by `write_many`.
+
+    def part_bounds(self, count: int, parts: int) -> list[tuple[int, int]]:
+        """The (start, stop) images of each of `parts` writers: an even split by default; a
+        format with chunks aligns the parts to them, so disjoint writers never share one."""
+        return even_bounds(count, parts)
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        """In the parent: create the empty store that `count` images will be written into."""
+        raise StoreError(f"{self.key} cannot be written by several processes")
+
+    def part_writer(self, path: Path) -> PartWriter:
+        """In a writer process: open the prepared store for writing. Raises the format
+        library's own error when the format lets one process at a time write a store."""
+        raise StoreError(f"{self.key} cannot be written by several processes")
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """After every writer closed: make the store complete and readable (an index, a count,
+        the labels...); nothing by default."""
+        return None
