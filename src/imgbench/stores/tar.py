@@ -87,7 +87,7 @@ import mmap
 import os
 import tarfile
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +98,16 @@ from imgbench.cells import Presentation
 from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, check_codec, checked_indices, no_images
+from imgbench.stores.base import (
+    PartWriter,
+    Reader,
+    Store,
+    check_codec,
+    checked_indices,
+    no_images,
+    read_shared_note,
+    write_shared_note,
+)
 
 PRESENTATION = Presentation(label="tar", colour="tab:red", rank=40)
 
@@ -460,6 +469,75 @@ class TarStore(Store):
         (`imgbench.torch.ShardStream`)."""
         return load_index(path, self.codec)
 
+    @abstractmethod
+    def write_shards(
+        self,
+        path: Path,
+        images: np.ndarray,
+        labels: np.ndarray,
+        first: int,
+        names: Callable[[int], str],
+        workers: int | None,
+    ) -> np.ndarray:
+        """Write `images` (image indices from `first`) as shards named `names(0)`, `names(1)`...
+        in `path`; their (shard, offset, size, label) rows, shards numbered from 0."""
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        write_shared_note(path, shape=list(image_shape))
+
+    def part_writer(self, path: Path) -> TarPartWriter:
+        return TarPartWriter(path, self)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """Number the writers' shards in image order (a rename each), then write the offsets
+        and `index.json`, as `write_many` does last."""
+        shape = read_shared_note(path, remove=True)["shape"]
+        pieces, numbered = [], 0
+        for part in sorted(path.glob(".part-*.npy")):  # zero-padded starts: image order
+            rows = np.load(part)
+            shards = int(rows[:, SHARD].max()) + 1 if len(rows) else 0
+            for number in range(shards):
+                os.rename(
+                    path / part_shard(part.stem, number), path / shard_name(numbered + number)
+                )
+            rows[:, SHARD] += numbered
+            numbered += shards
+            pieces.append(rows)
+            part.unlink()
+        rows = np.concatenate(pieces) if pieces else np.empty((0, 4), dtype=np.int64)
+        if len(rows) != count:
+            raise StoreError(f"{path}: the writers left {len(rows)} images, not {count}")
+        write_index(path, self.codec, tuple(shape), shard_sizes(rows), rows)
+
+
+def shard_sizes(rows: np.ndarray) -> list[int]:
+    """Images per shard, from the (shard, offset, size, label) rows."""
+    return np.bincount(rows[:, SHARD]).tolist() if len(rows) else []
+
+
+def part_shard(part: str, number: int) -> str:
+    """A writer's shard `number`, named by its part until `finish_shared` numbers it."""
+    return f"{part}-{number:06d}.tar"
+
+
+class TarPartWriter(PartWriter):
+    """A writer's own shards in the one store folder, written as `write_many` writes shards
+    (nothing is shared, so writers never wait), named by the part's first image; its rows go
+    to a part file. `finish_shared` numbers the shards in order and writes the index."""
+
+    def __init__(self, path: Path, store: TarStore) -> None:
+        self._path, self._store = path, store
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        part = f".part-{start:08d}"
+        rows = self._store.write_shards(
+            self._path, images, labels, start, lambda number: part_shard(part, number), 1
+        )
+        np.save(self._path / f"{part}.npy", rows)
+
+    def close(self) -> None:
+        """Every shard is closed once written."""
+
 
 def tar_member(name: str, size: int) -> tarfile.TarInfo:
     """A member header that is the same on every machine and every write."""
@@ -514,24 +592,36 @@ class DocumentedTarStore(TarStore):
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        rows = self.write_shards(path, images, labels, 0, shard_name, workers)
+        write_index(path, self.codec, images.shape[1:], shard_sizes(rows), rows)
+
+    def write_shards(
+        self,
+        path: Path,
+        images: np.ndarray,
+        labels: np.ndarray,
+        first: int,
+        names: Callable[[int], str],
+        workers: int | None,
+    ) -> np.ndarray:
         blobs = [self.codec.encode(image) for image in images]
         counts = shard_counts(sample_sizes(blobs, labels), self.shard_bytes)
-        path.mkdir(parents=True, exist_ok=True)
         extension, rows = self.codec.extension, []
         starts = itertools.accumulate(counts, initial=0)
         for number, (start, count) in enumerate(zip(starts, counts, strict=False)):
-            shard = path / shard_name(number)
+            shard = path / names(number)
             with webdataset.TarWriter(str(shard), user="", group="", mode=0o644, mtime=0) as sink:
-                for index in range(start, start + count):
+                for row in range(start, start + count):
                     sink.write(
                         {
-                            "__key__": sample_key(index),
-                            extension: blobs[index],
-                            "cls": int(labels[index]),
+                            "__key__": sample_key(first + row),
+                            extension: blobs[row],
+                            "cls": int(labels[row]),
                         }
                     )
             rows += listed_rows(shard, number, extension)
-        write_index(path, self.codec, images.shape[1:], counts, np.array(rows, dtype=np.int64))
+        return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
     def open(self, path: Path, *, workers: int | None = None) -> DocumentedTarReader:
         return DocumentedTarReader(path, self.codec, workers)
@@ -543,17 +633,29 @@ class FastTarStore(TarStore):
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        rows = self.write_shards(path, images, labels, 0, shard_name, workers)
+        write_index(path, self.codec, images.shape[1:], shard_sizes(rows), rows)
+
+    def write_shards(
+        self,
+        path: Path,
+        images: np.ndarray,
+        labels: np.ndarray,
+        first: int,
+        names: Callable[[int], str],
+        workers: int | None,
+    ) -> np.ndarray:
         blobs = encode_many(self.codec, images, workers)
         counts = shard_counts(sample_sizes(blobs, labels), self.shard_bytes)
         rows = np.empty((len(images), 4), dtype=np.int64)
-        path.mkdir(parents=True, exist_ok=True)
         extension = self.codec.extension
         starts = itertools.accumulate(counts, initial=0)
         for number, (start, count) in enumerate(zip(starts, counts, strict=False)):
             parts: list[bytes] = []
             position = 0
-            for index in range(start, start + count):
-                key, label, blob = sample_key(index), int(labels[index]), blobs[index]
+            for row in range(start, start + count):
+                key, label, blob = sample_key(first + row), int(labels[row]), blobs[row]
                 for name, data in (
                     (f"{key}.cls".encode(), label_bytes(label)),
                     (f"{key}.{extension}".encode(), blob),
@@ -561,11 +663,11 @@ class FastTarStore(TarStore):
                     header = ustar_header(name, len(data))
                     parts += [header, data, bytes(padded(len(data)) - len(data))]
                     position += len(header) + padded(len(data))
-                rows[index] = (number, position - padded(len(blob)), len(blob), label)
+                rows[row] = (number, position - padded(len(blob)), len(blob), label)
             end = position + 2 * BLOCK  # tar's two zero blocks, then zeros up to a whole record
             parts.append(bytes(2 * BLOCK + (-end) % RECORD))
-            (path / shard_name(number)).write_bytes(b"".join(parts))
-        write_index(path, self.codec, images.shape[1:], counts, rows)
+            (path / names(number)).write_bytes(b"".join(parts))
+        return rows
 
     def open(self, path: Path, *, workers: int | None = None) -> FastTarReader:
         return FastTarReader(path, self.codec, workers)
