@@ -26,8 +26,11 @@ Lance's `take` costs about 0.6 ms a call however few rows it takes (1.07 ms for 
 from __future__ import annotations
 
 import hashlib
+import json
+import multiprocessing
+import queue
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -40,11 +43,22 @@ from imgbench.stores._table import (
     check_rows,
     checked_schema,
     gather,
+    part_table,
     recorded,
     single_chunk,
     table_of,
+    with_count,
 )
-from imgbench.stores.base import Reader, Store, checked_indices, new_file, no_images
+from imgbench.stores.base import (
+    PartWriter,
+    Reader,
+    Store,
+    checked_indices,
+    new_file,
+    no_images,
+    read_shared_note,
+    write_shared_note,
+)
 
 if TYPE_CHECKING:
     import lance
@@ -127,6 +141,31 @@ class LanceReader(Reader):
         self._dataset = None  # type: ignore[assignment]
 
 
+class LancePartWriter(PartWriter):
+    """A writer's part as Lance fragments, written into the dataset's folder with
+    `lance.fragment.write_fragments` (Lance's distributed write: data files first, one commit
+    later) and described in a part file. Writers take no lock; `finish_shared` commits every
+    fragment in image order in one `Overwrite`, which creates the dataset's first version.
+    (Concurrent `write_dataset(mode="append")` commits also succeed, Lance retrying each on
+    conflict, but in whichever order they land: the rows would not be in image order.)"""
+
+    def __init__(self, path: Path, store: Store) -> None:
+        self._path, self._store = path, store
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        from lance.fragment import write_fragments
+
+        table = part_table(self._store, start, images, labels)
+        fragments = write_fragments(
+            table, str(self._path / DATASET), data_storage_version=FILE_FORMAT
+        )
+        described = [fragment.to_json() for fragment in fragments]
+        (self._path / f".part-{start:08d}.json").write_text(json.dumps(described))
+
+    def close(self) -> None:
+        """Each fragment's files are closed once written."""
+
+
 class LanceStore(Store):
     format = "lance"
     implementation = "fast"
@@ -164,6 +203,71 @@ class LanceStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> LanceReader:
         return LanceReader(path, self.codec, workers)
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        new_file(path, DATASET)  # refuses a folder holding a store
+        write_shared_note(path, shape=list(image_shape))
+
+    def part_writer(self, path: Path) -> LancePartWriter:
+        return LancePartWriter(path, self)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """Commit every writer's fragments, in image order, as the dataset's first version,
+        with the schema and metadata `write_many` gives it. The commit runs in a forked
+        process: Lance is not fork-safe, and processes forked after the parent ran Lance (the
+        next repeat's writers, or the process verifying this store) crashed with SIGSEGV."""
+        context = multiprocessing.get_context("fork")
+        results = context.Queue()
+        process = context.Process(target=_commit_process, args=(self, path, count, results))
+        process.start()
+        try:
+            failure = results.get(timeout=COMMIT_SECONDS)
+        except queue.Empty:
+            failure = f"no answer within {COMMIT_SECONDS} s (exit code {process.exitcode})"
+        finally:
+            process.join(COMMIT_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            results.close()
+        if failure is not None:
+            raise StoreError(
+                f"{path / DATASET}: committing the writers' fragments failed: {failure}"
+            )
+
+    def commit_parts(self, path: Path, count: int) -> None:
+        """`finish_shared`'s work, in the process that runs Lance."""
+        import lance
+        from lance.fragment import FragmentMetadata
+
+        shape = read_shared_note(path, remove=True)["shape"]
+        parts = sorted(path.glob(".part-*.json"))  # zero-padded starts: image order
+        fragments = [
+            FragmentMetadata.from_json(json.dumps(described))
+            for part in parts
+            for described in json.loads(part.read_text())
+        ]
+        if sum(fragment.num_rows for fragment in fragments) != count:
+            raise StoreError(f"{path}: the writers' fragments do not hold {count} images")
+        empty = no_images(tuple(shape))  # only the schema of a part is wanted
+        schema = with_count(
+            part_table(self, 0, empty, np.empty(0, np.uint8)), count, shape, self.codec
+        ).schema
+        operation = lance.LanceOperation.Overwrite(schema, fragments)
+        lance.LanceDataset.commit(str(path / DATASET), operation)
+        for part in parts:
+            part.unlink()
+
+
+COMMIT_SECONDS = 600
+
+
+def _commit_process(store: LanceStore, path: Path, count: int, results: Any) -> None:
+    try:
+        store.commit_parts(path, count)
+        results.put(None)
+    except BaseException as error:
+        results.put(f"{type(error).__name__}: {error}")
 
 
 STORES: dict[str, Store] = {"fast": LanceStore()}
