@@ -28,6 +28,7 @@ __all__ = [
     "Store",
     "check_codec",
     "checked_indices",
+    "aligned_bounds",
     "even_bounds",
     "no_images",
     "worker_count",
