@@ -38,11 +38,10 @@ from imgbench.cells import Operation, Phase
 from imgbench.errors import StoreError
 from imgbench.parallel import expected_images
 from imgbench.stores import open_store
-from imgbench.stores.base import Store
+from imgbench.stores.base import Store, in_forked_process
 
 BARRIER_SECONDS = 120.0  # for every writer to open the store (a store's creation included)
 WRITE_SECONDS = 1800.0  # for the slowest writer to write its part and close
-VERIFY_SECONDS = 1800.0
 POLL_SECONDS = 0.05
 
 
@@ -253,53 +252,12 @@ def _check(
     measure.verify(read_images, read_labels, expected, labels)
 
 
-def _verify_process(args: tuple, results: Any) -> None:
-    try:
-        _check(*args)
-        results.put(None)
-    except BaseException:
-        results.put(traceback.format_exc())
-
-
 def verify_in_child(
     folder: Path, shared: bool, parts: int, expected: np.ndarray, labels: np.ndarray
 ) -> None:
     """Verify the written store(s) in a forked process (see the module docstring: the parent
     keeps out of the formats' libraries); a StoreError carrying the child's error."""
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
-    process = context.Process(
-        target=_verify_process,
-        args=((folder, shared, parts, expected, labels), results),
-        daemon=True,
-    )
-    process.start()
-    try:
-        deadline = time.monotonic() + VERIFY_SECONDS
-        while True:
-            try:
-                failure = results.get(timeout=POLL_SECONDS)
-                break
-            except queue.Empty:
-                if process.exitcode is not None and results.empty():
-                    time.sleep(POLL_SECONDS)
-                    if results.empty():
-                        raise StoreError(
-                            f"the process verifying {folder} died (exit code {process.exitcode})"
-                        ) from None
-                if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"verifying {folder} took over {VERIFY_SECONDS:.0f} s"
-                    ) from None
-        if failure is not None:
-            raise StoreError(f"{folder}: what was written does not read back:\n{failure}")
-    finally:
-        if process.is_alive():
-            process.join(5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-        results.close()
+    in_forked_process(f"verifying {folder}", _check, folder, shared, parts, expected, labels)
 
 
 def time_concurrent_writes(

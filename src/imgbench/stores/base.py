@@ -9,8 +9,12 @@ or tuned without touching the measurements, and vice versa.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import queue
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -151,6 +155,53 @@ def read_shared_note(path: Path, *, remove: bool = False) -> dict[str, Any]:
     if remove:
         (path / SHARED_NOTE).unlink()
     return values
+
+
+FORKED_SECONDS = 600.0  # the longest `in_forked_process` waits
+
+
+def _run_and_report(function: Callable[..., object], args: tuple, results: Any) -> None:
+    try:
+        function(*args)
+        results.put(None)
+    except BaseException as error:
+        results.put(f"{type(error).__module__}.{type(error).__qualname__}: {error}")
+
+
+def in_forked_process(what: str, function: Callable[..., object], *args: object) -> None:
+    """Run `function(*args)` in a forked process and wait for it; a StoreError saying `what`
+    failed, with the child's error, if it raised, died or took over FORKED_SECONDS. For a
+    library that breaks processes forked after it ran (TileDB deadlocks, Lance crashes): the
+    parent, which forks writer processes, never runs it itself."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    process = context.Process(target=_run_and_report, args=(function, args, results))
+    process.start()
+    deadline = time.monotonic() + FORKED_SECONDS
+    try:
+        while True:
+            try:
+                failure = results.get(timeout=0.05)
+                break
+            except queue.Empty:
+                if process.exitcode is not None and results.empty():
+                    time.sleep(0.05)  # an answer may still be in the pipe
+                    if results.empty():
+                        failure = (
+                            f"the process died without answering (exit code {process.exitcode})"
+                        )
+                        break
+                if time.monotonic() > deadline:
+                    failure = f"no answer within {FORKED_SECONDS:.0f} s"
+                    break
+    finally:
+        process.join(FORKED_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        results.close()
+    if failure is not None:
+        raise StoreError(f"{what} failed: {failure}")
 
 
 class PartWriter(ABC):

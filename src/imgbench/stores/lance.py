@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-import queue
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +52,7 @@ from imgbench.stores.base import (
     Reader,
     Store,
     checked_indices,
+    in_forked_process,
     new_file,
     no_images,
     read_shared_note,
@@ -216,24 +215,7 @@ class LanceStore(Store):
         with the schema and metadata `write_many` gives it. The commit runs in a forked
         process: Lance is not fork-safe, and processes forked after the parent ran Lance (the
         next repeat's writers, or the process verifying this store) crashed with SIGSEGV."""
-        context = multiprocessing.get_context("fork")
-        results = context.Queue()
-        process = context.Process(target=_commit_process, args=(self, path, count, results))
-        process.start()
-        try:
-            failure = results.get(timeout=COMMIT_SECONDS)
-        except queue.Empty:
-            failure = f"no answer within {COMMIT_SECONDS} s (exit code {process.exitcode})"
-        finally:
-            process.join(COMMIT_SECONDS)
-            if process.is_alive():
-                process.kill()
-                process.join()
-            results.close()
-        if failure is not None:
-            raise StoreError(
-                f"{path / DATASET}: committing the writers' fragments failed: {failure}"
-            )
+        in_forked_process(f"committing {path / DATASET}", self.commit_parts, path, count)
 
     def commit_parts(self, path: Path, count: int) -> None:
         """`finish_shared`'s work, in the process that runs Lance."""
@@ -257,17 +239,6 @@ class LanceStore(Store):
         lance.LanceDataset.commit(str(path / DATASET), operation)
         for part in parts:
             part.unlink()
-
-
-COMMIT_SECONDS = 600
-
-
-def _commit_process(store: LanceStore, path: Path, count: int, results: Any) -> None:
-    try:
-        store.commit_parts(path, count)
-        results.put(None)
-    except BaseException as error:
-        results.put(f"{type(error).__name__}: {error}")
 
 
 STORES: dict[str, Store] = {"fast": LanceStore()}
