@@ -214,7 +214,7 @@ def test_concurrent_writers_png_scales_lmdb_waits_hdf5_refuses() -> None:
     found = judged("concurrent_writers", evidence(writer_rows(0.55, 1.0), writers=shared_hdf5))
     assert found.verdict == Verdict.DOES_NOT_HOLD
     # LMDB writers that waited a little: inconclusive.
-    unsure = [outcome("files", True, 0.0), outcome("lmdb", True, 0.1), outcomes[2]]
+    unsure = [outcome("files", True, 0.0), outcome("lmdb", True, 0.03), outcomes[2]]
     found = judged("concurrent_writers", evidence(writer_rows(0.55, 1.0), writers=unsure))
     assert found.verdict == Verdict.INCONCLUSIVE
 

@@ -35,6 +35,7 @@ from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
     check_appended,
@@ -43,6 +44,8 @@ from imgbench.stores.base import (
     existing_file,
     new_file,
     no_images,
+    read_shared_note,
+    write_shared_note,
 )
 
 METADATA_KEY = b"imgbench"
@@ -307,6 +310,61 @@ def documented_table(codec: Codec, images: np.ndarray, labels: np.ndarray) -> pa
     return table.replace_schema_metadata(metadata(codec, images))
 
 
+def part_table(store: Store, start: int, images: np.ndarray, labels: np.ndarray) -> pa.Table:
+    """The image table of images `start..start+len(images)`, built as `store` builds its whole
+    table (`documented`: from Python bytes objects; else `table_of`, one process)."""
+    if store.implementation == "documented":
+        table = documented_table(store.codec, images, labels)
+    else:
+        table = table_of(store.codec, images, labels, 1, fixed_size_raw=True)
+    idx = pa.array(np.arange(start, start + len(images), dtype=np.int64))
+    return table.set_column(table.schema.get_field_index("idx"), "idx", idx)
+
+
+def with_count(table: pa.Table, count: int, shape: list[int], codec: Codec) -> pa.Table:
+    """`table` with the `imgbench` metadata of a store of `count` images."""
+    entry = {"codec": codec.name, "shape": shape, "count": count}
+    return table.replace_schema_metadata({METADATA_KEY: json.dumps(entry).encode()})
+
+
+class TablePartWriter(PartWriter):
+    """A writer's part of the table, its images encoded by this process, as an uncompressed
+    Arrow IPC file of its own in the store folder: a Parquet or Arrow IPC file has one writer
+    (its footer, written last, lists every row group or record batch), so the writers cannot
+    share it; `finish_shared` joins the parts into the store's one file."""
+
+    def __init__(self, path: Path, store: Store) -> None:
+        self._path, self._store = path, store
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        table = part_table(self._store, start, images, labels)
+        file = self._path / f".part-{start:08d}.arrow"
+        with pa.OSFile(str(file), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+
+    def close(self) -> None:
+        """Each part file is closed once written."""
+
+
+def joined_parts(path: Path, count: int, codec: Codec) -> pa.Table:
+    """The writers' part tables in image order, as one table of `count` images with the
+    store's metadata; the part files are removed once read (their data is in memory)."""
+    shape = read_shared_note(path, remove=True)["shape"]
+    parts = sorted(path.glob(".part-*.arrow"))  # zero-padded starts: image order
+    tables = []
+    for part in parts:
+        with pa.memory_map(str(part), "r") as source:
+            tables.append(pa.ipc.open_file(source).read_all())
+    if not tables:
+        raise StoreError(f"{path}: no writer left a part of the table")
+    table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    if table.num_rows != count:
+        raise StoreError(f"{path}: the writers left {table.num_rows} images, not {count}")
+    for part in parts:
+        part.unlink()
+    return with_count(table, count, shape, codec)
+
+
 class TableStore(Store):
     """What the one-file table stores share: their file (`marker`), the codec its schema records
     and writing it whole under another name first, so a failed write leaves no store file."""
@@ -366,15 +424,29 @@ class TableStore(Store):
     def rewrite(self, file: Path, partial: Path, schema: pa.Schema, added: pa.Table) -> str:
         """Write `partial`: the table in `file`, then `added`, under `schema`; say how."""
 
+    @abstractmethod
+    def write_table(self, table: pa.Table, file: str) -> None:
+        """Write `table` as this implementation writes the store's file."""
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        new_file(path, self.marker)  # refuses a folder holding a store
+        write_shared_note(path, shape=list(image_shape))
+
+    def part_writer(self, path: Path) -> TablePartWriter:
+        return TablePartWriter(path, self)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """Join the writers' parts into the store's one file, written as `write_many` writes
+        it: a serial copy of every image, part of the timed write."""
+        table = joined_parts(path, count, self.codec)
+        self.write_whole(path, lambda file: self.write_table(table, file))
+
 
 class DocumentedTableStore(TableStore):
     """A table store as pyarrow's documentation writes and reads one (`documented_table`,
     `DocumentedTableReader`); a format supplies its library's `write_table` and `load_table`."""
 
     implementation = "documented"
-
-    @abstractmethod
-    def write_table(self, table: pa.Table, file: str) -> None: ...
 
     @abstractmethod
     def load_table(self, file: str) -> pa.Table: ...

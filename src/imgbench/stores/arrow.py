@@ -106,12 +106,7 @@ class FastArrowStore(ArrowStore):
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
         table = table_of(self.codec, images, labels, workers, fixed_size_raw=True)
-
-        def write(file: str) -> None:
-            with pa.OSFile(file, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
-
-        self.write_whole(path, write)
+        self.write_whole(path, lambda file: self.write_table(table, file))
 
     def open(self, path: Path, *, workers: int | None = None) -> FastArrowReader:
         return FastArrowReader(path, self.codec, workers)
@@ -132,6 +127,12 @@ class FastArrowStore(ArrowStore):
         return (
             f"rewrote the whole file: {batches} record batch(es) copied, {len(added)} row(s) added"
         )
+
+    def write_table(self, table: pa.Table, file: str) -> None:
+        """One uncompressed record batch (a joined table's chunks combined first)."""
+        table = table.combine_chunks()
+        with pa.OSFile(file, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
 
 
 STORES: dict[str, Store] = {"documented": DocumentedArrowStore(), "fast": FastArrowStore()}

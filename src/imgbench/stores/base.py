@@ -8,11 +8,16 @@ or tuned without touching the measurements, and vice versa.
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
+import queue
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -22,12 +27,15 @@ from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 
 __all__ = [
-    "Reader",
-    "Store",
+    "aligned_bounds",
     "check_appended",
     "check_codec",
     "checked_indices",
+    "even_bounds",
     "megabytes",
+    "PartWriter",
+    "Reader",
+    "Store",
     "no_images",
     "worker_count",
 ]
@@ -156,6 +164,108 @@ class Reader(ABC):
         self.close()
 
 
+def even_bounds(count: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` (start, stop) ranges splitting 0..count as evenly as whole images allow."""
+    edges = np.linspace(0, count, max(1, parts) + 1).astype(int).tolist()
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def aligned_bounds(count: int, parts: int, unit: int) -> list[tuple[int, int]]:
+    """`parts` ranges of 0..count whose starts fall on multiples of `unit` (a chunk or tile of
+    `unit` images), so disjoint writers never share one; some may be empty when the store has
+    fewer units than parts."""
+    units = -(-count // max(1, unit))
+    return [
+        (min(count, start * unit), min(count, stop * unit))
+        for start, stop in even_bounds(units, parts)
+    ]
+
+
+SHARED_NOTE = ".shared-write.json"  # what `prepare_shared` tells the writers and `finish_shared`
+
+
+def write_shared_note(path: Path, **values: object) -> None:
+    """Record what the writer processes and `finish_shared` need to know of a prepared store
+    (its shape, an LMDB map size...) in the store folder itself, not in the Store object, so
+    any process opening the store finds it."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / SHARED_NOTE).write_text(json.dumps(values))
+
+
+def read_shared_note(path: Path, *, remove: bool = False) -> dict[str, Any]:
+    """What `write_shared_note` recorded; `remove` it once the store is finished."""
+    try:
+        values = json.loads((path / SHARED_NOTE).read_text())
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{path}: not a store prepared for shared writing ({error})") from error
+    if remove:
+        (path / SHARED_NOTE).unlink()
+    return values
+
+
+FORKED_SECONDS = 600.0  # the longest `in_forked_process` waits
+
+
+def _run_and_report(function: Callable[..., object], args: tuple, results: Any) -> None:
+    try:
+        function(*args)
+        results.put(None)
+    except BaseException as error:
+        results.put(f"{type(error).__module__}.{type(error).__qualname__}: {error}")
+
+
+def in_forked_process(what: str, function: Callable[..., object], *args: object) -> None:
+    """Run `function(*args)` in a forked process and wait for it; a StoreError saying `what`
+    failed, with the child's error, if it raised, died or took over FORKED_SECONDS. For a
+    library that breaks processes forked after it ran (TileDB deadlocks, Lance crashes): the
+    parent, which forks writer processes, never runs it itself."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    process = context.Process(target=_run_and_report, args=(function, args, results))
+    process.start()
+    deadline = time.monotonic() + FORKED_SECONDS
+    try:
+        while True:
+            try:
+                failure = results.get(timeout=0.05)
+                break
+            except queue.Empty:
+                if process.exitcode is not None and results.empty():
+                    time.sleep(0.05)  # an answer may still be in the pipe
+                    if results.empty():
+                        failure = (
+                            f"the process died without answering (exit code {process.exitcode})"
+                        )
+                        break
+                if time.monotonic() > deadline:
+                    failure = f"no answer within {FORKED_SECONDS:.0f} s"
+                    break
+    finally:
+        process.join(FORKED_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        results.close()
+    if failure is not None:
+        raise StoreError(f"{what} failed: {failure}")
+
+
+class PartWriter(ABC):
+    """One writer process's handle on a shared store (`Store.part_writer`): it writes images
+    `start..start+len(images)` with their labels, any number of times, then closes."""
+
+    # Seconds this writer spent blocked on the store's write lock (LMDB's write transaction,
+    # SQLite's BEGIN IMMEDIATE...), measured by the format around the call that blocks; 0 for
+    # formats whose writers take no lock.
+    waited_seconds: float = 0.0
+
+    @abstractmethod
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
 class Store(ABC):
     """One implementation of a storage format (a container), holding images in one codec: how
     it writes a store folder and reads it back.
@@ -269,3 +379,27 @@ class Store(ABC):
             f"{self.format}/{self.implementation} cannot append to a store: it has no "
             "append_many; write a new store instead"
         )
+
+    # Writing one store from several processes at once (`imgbench.concurrent_writes`): the parent
+    # prepares the empty store, each writer process opens a `part_writer` and writes its part of
+    # `part_bounds`, and after every writer closed the parent finishes the store, which then
+    # reads back exactly as one written by `write_many`.
+
+    def part_bounds(self, count: int, parts: int) -> list[tuple[int, int]]:
+        """The (start, stop) images of each of `parts` writers: an even split by default; a
+        format with chunks aligns the parts to them, so disjoint writers never share one."""
+        return even_bounds(count, parts)
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        """In the parent: create the empty store that `count` images will be written into."""
+        raise StoreError(f"{self.key} cannot be written by several processes")
+
+    def part_writer(self, path: Path) -> PartWriter:
+        """In a writer process: open the prepared store for writing. Raises the format
+        library's own error when the format lets one process at a time write a store."""
+        raise StoreError(f"{self.key} cannot be written by several processes")
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """After every writer closed: make the store complete and readable (an index, a count,
+        the labels...); nothing by default."""
+        return None

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import imagecodecs
@@ -42,6 +43,7 @@ from imgbench.errors import StoreError
 from imgbench.forked_arrays import result_array
 from imgbench.parallel import encode_many, job, pool_size, run_in_pool
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
     check_appended,
@@ -74,6 +76,9 @@ def read_meta(path: Path) -> dict[str, object] | None:
     if not isinstance(meta, dict) or meta.get("codec") not in NAMES:
         raise StoreError(f"{path / META_FILE}: names no known codec; rebuild the store")
     return meta
+
+
+LABELS_PART = ".labels-{start:08d}.npy"  # a writer's labels, until `finish_shared` joins them
 
 
 def write_labels(path: Path, labels: np.ndarray) -> None:
@@ -165,6 +170,50 @@ class TutorialPngStore(Store):
             Image.fromarray(image).save(path / image_name(len(old) + offset))
         replace_labels(path, np.concatenate([old, labels]))
         return appended_words(len(images))
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+
+    def part_writer(self, path: Path) -> FilesPartWriter:
+        return FilesPartWriter(
+            path, lambda index, image: Image.fromarray(image).save(path / image_name(index))
+        )
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        join_label_parts(path, count)
+
+
+class FilesPartWriter(PartWriter):
+    """Writes its images as files of their own into the one folder, as `write_many` does:
+    nothing is shared but the directory, so writers never wait on each other. Its labels go to
+    a part file that `finish_shared` joins into `labels.csv`."""
+
+    def __init__(
+        self, path: Path, save: Callable[[int, np.ndarray], None], dir_fd: int | None = None
+    ) -> None:
+        self._path, self._save, self._dir_fd = path, save, dir_fd
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        for offset, image in enumerate(images):
+            self._save(start + offset, image)
+        np.save(self._path / LABELS_PART.format(start=start), np.asarray(labels, np.uint8))
+
+    def close(self) -> None:
+        """Each file is closed once written; only the folder's descriptor, if any, stays open."""
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
+
+
+def join_label_parts(path: Path, count: int) -> None:
+    """Join the writers' label parts, in image order, into `labels.csv`, and remove them."""
+    parts = sorted(path.glob(".labels-*.npy"))  # zero-padded starts: image order
+    labels = np.concatenate([np.load(part) for part in parts]) if parts else np.empty(0, np.uint8)
+    if len(labels) != count:
+        raise StoreError(f"{path}: the writers left {len(labels)} labels, not {count}")
+    write_labels(path, labels)
+    for part in parts:
+        part.unlink()
 
 
 def write_file(dir_fd: int, name: str, data: bytes) -> None:
@@ -322,6 +371,24 @@ class FastFilesStore(Store):
             os.close(dir_fd)
         replace_labels(path, np.concatenate([old, labels]))
         return appended_words(len(images))
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / META_FILE).write_text(
+            json.dumps({"codec": self.codec.name, "shape": list(image_shape)})
+        )
+
+    def part_writer(self, path: Path) -> FilesPartWriter:
+        dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        codec = self.codec
+
+        def save(index: int, image: np.ndarray) -> None:
+            write_file(dir_fd, image_name(index, codec.extension), codec.encode(image))
+
+        return FilesPartWriter(path, save, dir_fd)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        join_label_parts(path, count)
 
 
 STORES: dict[str, Store] = {"tutorial": TutorialPngStore(), "fast": FastFilesStore()}

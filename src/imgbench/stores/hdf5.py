@@ -54,6 +54,7 @@ from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
 from imgbench.row_reads import MappedRows
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
     check_appended,
@@ -206,6 +207,30 @@ class TutorialHdf5Reader(Reader):
         self._file.close()
 
 
+class Hdf5PartWriter(PartWriter):
+    """One writer process's handle on the shared file, opened for writing (`r+`) with HDF5's
+    default file locking (neither `locking=False` nor HDF5_USE_FILE_LOCKING=FALSE): HDF5 takes
+    an exclusive lock on a file opened for writing, so a second writing process is refused
+    with h5py's own error. `labels` names the labels dataset (`meta` in the tutorial's)."""
+
+    def __init__(self, path: Path, labels: str, codec: Codec) -> None:
+        self._file = h5py.File(path / FILE_NAME, "r+")
+        self._images, self._labels, self._codec = self._file["images"], self._file[labels], codec
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        stop = start + len(images)
+        if self._codec.name == "zstd":
+            rest = (0,) * (images.ndim - 1)
+            for index, blob in enumerate(encode_many(self._codec, images, 1), start):
+                self._images.id.write_direct_chunk((index, *rest), blob)
+        else:
+            self._images[start:stop] = images
+        self._labels[start:stop] = np.asarray(labels, np.uint8)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class TutorialHdf5Store(Store):
     format = "hdf5"
     implementation = "tutorial"
@@ -233,6 +258,17 @@ class TutorialHdf5Store(Store):
     def append_many(self, path: Path, images: np.ndarray, labels: np.ndarray) -> str:
         """See `append_hdf5`: the tutorial's datasets are fixed-size, so the file is rewritten."""
         return append_hdf5(path, "meta", self.codec, images, labels)
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        with h5py.File(path / FILE_NAME, "w") as file:
+            file.create_dataset(
+                "images", (count, *image_shape), h5py.h5t.STD_U8BE, track_times=False
+            )
+            file.create_dataset("meta", (count,), h5py.h5t.STD_U8BE, track_times=False)
+
+    def part_writer(self, path: Path) -> Hdf5PartWriter:
+        return Hdf5PartWriter(path, "meta", self.codec)
 
 
 class FastHdf5Reader(Reader):
@@ -373,6 +409,27 @@ class FastHdf5Store(Store):
         """See `append_hdf5`: `write_many`'s datasets are fixed-size (contiguous raw pixels, or
         zstd chunks of maxshape the shape), so the file is rewritten, chunks copied as stored."""
         return append_hdf5(path, "labels", self.codec, images, labels)
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        """The file with both datasets, as `write_many` lays them out, and no data yet."""
+        path.mkdir(parents=True, exist_ok=True)
+        shape = (count, *image_shape)
+        with h5py.File(path / FILE_NAME, "w", track_order=False) as file:
+            if self.codec.name == "zstd":
+                file.create_dataset(
+                    "images",
+                    shape=shape,
+                    dtype=np.uint8,
+                    chunks=(1, *image_shape),
+                    track_times=False,
+                    **hdf5plugin.Zstd(clevel=ZSTD_LEVEL),
+                )
+            else:
+                file.create_dataset("images", shape=shape, dtype=np.uint8, track_times=False)
+            file.create_dataset("labels", shape=(count,), dtype=np.uint8, track_times=False)
+
+    def part_writer(self, path: Path) -> Hdf5PartWriter:
+        return Hdf5PartWriter(path, "labels", self.codec)
 
 
 STORES: dict[str, Store] = {"tutorial": TutorialHdf5Store(), "fast": FastHdf5Store()}

@@ -42,17 +42,23 @@ from imgbench.stores._table import (
     check_rows,
     checked_schema,
     gather,
+    part_table,
     recorded,
     single_chunk,
     table_of,
+    with_count,
 )
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
     check_appended,
     checked_indices,
+    in_forked_process,
     new_file,
     no_images,
+    read_shared_note,
+    write_shared_note,
 )
 
 if TYPE_CHECKING:
@@ -136,6 +142,31 @@ class LanceReader(Reader):
         self._dataset = None  # type: ignore[assignment]
 
 
+class LancePartWriter(PartWriter):
+    """A writer's part as Lance fragments, written into the dataset's folder with
+    `lance.fragment.write_fragments` (Lance's distributed write: data files first, one commit
+    later) and described in a part file. Writers take no lock; `finish_shared` commits every
+    fragment in image order in one `Overwrite`, which creates the dataset's first version.
+    (Concurrent `write_dataset(mode="append")` commits also succeed, Lance retrying each on
+    conflict, but in whichever order they land: the rows would not be in image order.)"""
+
+    def __init__(self, path: Path, store: Store) -> None:
+        self._path, self._store = path, store
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        from lance.fragment import write_fragments
+
+        table = part_table(self._store, start, images, labels)
+        fragments = write_fragments(
+            table, str(self._path / DATASET), data_storage_version=FILE_FORMAT
+        )
+        described = [fragment.to_json() for fragment in fragments]
+        (self._path / f".part-{start:08d}.json").write_text(json.dumps(described))
+
+    def close(self) -> None:
+        """Each fragment's files are closed once written."""
+
+
 class LanceStore(Store):
     format = "lance"
     implementation = "fast"
@@ -206,6 +237,43 @@ class LanceStore(Store):
             f"new fragment ({fragments} now), version {before} → {appended}; schema "
             f"metadata count updated, version {last}"
         )
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        new_file(path, DATASET)  # refuses a folder holding a store
+        write_shared_note(path, shape=list(image_shape))
+
+    def part_writer(self, path: Path) -> LancePartWriter:
+        return LancePartWriter(path, self)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """Commit every writer's fragments, in image order, as the dataset's first version,
+        with the schema and metadata `write_many` gives it. The commit runs in a forked
+        process: Lance is not fork-safe, and processes forked after the parent ran Lance (the
+        next repeat's writers, or the process verifying this store) crashed with SIGSEGV."""
+        in_forked_process(f"committing {path / DATASET}", self.commit_parts, path, count)
+
+    def commit_parts(self, path: Path, count: int) -> None:
+        """`finish_shared`'s work, in the process that runs Lance."""
+        import lance
+        from lance.fragment import FragmentMetadata
+
+        shape = read_shared_note(path, remove=True)["shape"]
+        parts = sorted(path.glob(".part-*.json"))  # zero-padded starts: image order
+        fragments = [
+            FragmentMetadata.from_json(json.dumps(described))
+            for part in parts
+            for described in json.loads(part.read_text())
+        ]
+        if sum(fragment.num_rows for fragment in fragments) != count:
+            raise StoreError(f"{path}: the writers' fragments do not hold {count} images")
+        empty = no_images(tuple(shape))  # only the schema of a part is wanted
+        schema = with_count(
+            part_table(self, 0, empty, np.empty(0, np.uint8)), count, shape, self.codec
+        ).schema
+        operation = lance.LanceOperation.Overwrite(schema, fragments)
+        lance.LanceDataset.commit(str(path / DATASET), operation)
+        for part in parts:
+            part.unlink()
 
 
 STORES: dict[str, Store] = {"fast": LanceStore()}

@@ -57,6 +57,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import plyvel
@@ -65,7 +66,16 @@ from imgbench.cells import Presentation
 from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
-from imgbench.stores.base import Reader, Store, check_appended, check_codec, checked_indices
+from imgbench.stores.base import (
+    PartWriter,
+    Reader,
+    Store,
+    check_appended,
+    check_codec,
+    checked_indices,
+    read_shared_note,
+    write_shared_note,
+)
 
 PRESENTATION = Presentation(label="LevelDB", colour="tab:brown", rank=60)
 MARKER = "CURRENT"  # names the current manifest: every LevelDB database has one
@@ -269,6 +279,47 @@ class FastLeveldbReader(LeveldbReader):
         return images, labels
 
 
+class LeveldbPartWriter(PartWriter):
+    """One writer process's handle on the shared database: `plyvel.DB` takes LevelDB's LOCK
+    file (an fcntl lock) first thing, so a second process opening it gets plyvel's own IOError,
+    raised unchanged. Values go in batches of BATCH_IMAGES, as `fast` writes them. LevelDB
+    letting one process write, that process writes every image and, closing, completes the
+    store as `write_many` does (the `meta` key, then `fast` compacts): the parent never opens
+    the database, because a process forked after LevelDB ran hangs in LevelDB (its background
+    compaction thread does not survive the fork, and writes end up waiting for it)."""
+
+    def __init__(
+        self, path: Path, codec: Codec, options: dict[str, object], compacts: bool
+    ) -> None:
+        note = read_shared_note(path)
+        self._db = plyvel.DB(str(path), create_if_missing=True, **options)
+        self._path, self._codec, self._compacts = path, codec, compacts
+        self._count, self._shape = int(note["count"]), note["shape"]
+        self._written = 0
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        blobs = (
+            [image.tobytes() for image in images]
+            if self._codec.name == "raw"
+            else encode_many(self._codec, images, 1)
+        )
+        for first in range(0, len(blobs), BATCH_IMAGES):
+            with self._db.write_batch() as batch:
+                for row in range(first, min(len(blobs), first + BATCH_IMAGES)):
+                    batch.put(image_key(start + row), bytes([int(labels[row])]) + blobs[row])
+        self._written += len(blobs)
+
+    def close(self) -> None:
+        try:
+            if self._written == self._count:
+                meta = {"count": self._count, "shape": self._shape, "codec": self._codec.name}
+                self._db.put(META_KEY, json.dumps(meta).encode())
+                if self._compacts:
+                    self._db.compact_range()
+        finally:
+            self._db.close()
+
+
 class LeveldbStore(Store):
     """What both implementations share: the layout, the marker and recording the codec."""
 
@@ -325,6 +376,26 @@ class LeveldbStore(Store):
         """What follows the batch; says what the append did."""
         return f"{added} new key(s) and the meta key in one write batch"
 
+    # Options of this implementation's database (`fast`: no Snappy) and whether it compacts.
+    database_options: ClassVar[dict[str, object]] = {}
+    compacts: ClassVar[bool] = False
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        """Only the folder and what the writer needs: the writer creates the database (see
+        `LeveldbPartWriter` for why the parent never opens it)."""
+        if path.exists() and any(path.iterdir()):
+            raise StoreError(f"{path} is not empty: write a store into an empty or missing folder")
+        write_shared_note(path, count=count, shape=list(image_shape))
+
+    def part_writer(self, path: Path) -> LeveldbPartWriter:
+        return LeveldbPartWriter(path, self.codec, self.database_options, self.compacts)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """Nothing to add (the one writer completed the store): the writers' note goes."""
+        read_shared_note(path, remove=True)
+        if not (path / MARKER).is_file():
+            raise StoreError(f"{path}: no writer created the LevelDB database")
+
 
 class DocumentedLeveldbStore(LeveldbStore):
     implementation = "documented"
@@ -347,6 +418,8 @@ class DocumentedLeveldbStore(LeveldbStore):
 
 class FastLeveldbStore(LeveldbStore):
     implementation = "fast"
+    database_options: ClassVar[dict[str, object]] = {"compression": None}
+    compacts = True
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None

@@ -58,6 +58,7 @@ import io
 import json
 import math
 import pickle
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -70,6 +71,7 @@ from imgbench.codecs import Codec
 from imgbench.errors import StoreError, UnsafePickleError
 from imgbench.parallel import decode_many, encode_many
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
     check_appended,
@@ -77,6 +79,8 @@ from imgbench.stores.base import (
     checked_indices,
     megabytes,
     no_images,
+    read_shared_note,
+    write_shared_note,
 )
 
 PRESENTATION = Presentation(label="LMDB", colour="tab:orange", rank=20)
@@ -202,6 +206,40 @@ def open_for_append(path: Path, map_size: int) -> lmdb.Environment:
         raise StoreError(f"{path}: cannot open the LMDB environment ({error})") from error
 
 
+class LmdbPartWriter(PartWriter):
+    """One writer process's environment on the shared store, opened with LMDB's lock file:
+    LMDB lets any number of processes open it, but its write transactions take one mutex in
+    that file, so writers take turns. `waited_seconds` is the time `begin(write=True)` blocked.
+    Values are made (`values`) before the transaction, so encoding runs in parallel."""
+
+    def __init__(
+        self,
+        path: Path,
+        map_size: int,
+        values: Callable[[np.ndarray, np.ndarray], list[bytes]],
+        **options: bool,
+    ) -> None:
+        self._env = lmdb.open(str(path), map_size=map_size, subdir=True, lock=True, **options)
+        self._values = values
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        values = self._values(images, labels)
+        began = time.perf_counter()
+        with self._env.begin(write=True) as txn:
+            self.waited_seconds += time.perf_counter() - began
+            for offset, value in enumerate(values):
+                txn.put(image_key(start + offset), value)
+
+    def close(self) -> None:
+        self._env.close()
+
+
+def shared_map_size(count: int, image_shape: tuple[int, ...], factor: int) -> int:
+    """A map for `count` values of up to `factor` times an image's raw bytes (LMDB's file
+    grows only as pages are used): writers cannot grow a map others have open."""
+    return initial_map_size(count, factor * math.prod(image_shape) + 64)
+
+
 class TutorialLmdbStore(Store):
     format = "lmdb"
     implementation = "tutorial"
@@ -220,6 +258,24 @@ class TutorialLmdbStore(Store):
 
     def open(self, path: Path, *, workers: int | None = None) -> TutorialLmdbReader:
         return TutorialLmdbReader(path)
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        map_size = count * math.prod(image_shape) * 10  # the tutorial's map
+        write_shared_note(path, map_size=map_size)
+        lmdb.open(str(path), map_size=map_size).close()
+
+    def part_writer(self, path: Path) -> LmdbPartWriter:
+        def values(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+            return [
+                pickle.dumps(CifarImage(image, label))
+                for image, label in zip(images, labels, strict=True)
+            ]
+
+        return LmdbPartWriter(path, read_shared_note(path)["map_size"], values)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        read_shared_note(path, remove=True)
 
     def owns(self, path: Path) -> bool:
         return has_meta(path) is False
@@ -450,6 +506,34 @@ class FastLmdbStore(Store):
             return put_resizing(env, put)
         finally:
             env.close()
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        map_size = shared_map_size(count, image_shape, 1 if self.codec.name == "raw" else 2)
+        write_shared_note(path, map_size=map_size, shape=list(image_shape))
+        lmdb.open(str(path), map_size=map_size, subdir=True).close()
+
+    def part_writer(self, path: Path) -> LmdbPartWriter:
+        codec = self.codec
+
+        def values(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+            if codec.name == "raw":
+                return [
+                    bytes([int(label)]) + image.tobytes()
+                    for image, label in zip(images, labels, strict=True)
+                ]
+            blobs = encode_many(codec, images, 1)
+            return [bytes([int(label)]) + blob for label, blob in zip(labels, blobs, strict=True)]
+
+        map_size = read_shared_note(path)["map_size"]
+        return LmdbPartWriter(path, map_size, values, sync=False, metasync=False)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """The `meta` record, written last as `write_many` does."""
+        note = read_shared_note(path, remove=True)
+        meta = {"count": count, "shape": note["shape"], "codec": self.codec.name}
+        env = lmdb.open(str(path), map_size=note["map_size"], subdir=True)
+        with env, env.begin(write=True) as txn:
+            txn.put(META_KEY, json.dumps(meta).encode())
 
 
 STORES: dict[str, Store] = {"tutorial": TutorialLmdbStore(), "fast": FastLmdbStore()}

@@ -153,17 +153,7 @@ class FastParquetStore(ParquetStore):
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
         table = table_of(self.codec, images, labels, workers, fixed_size_raw=True)
-        self.write_whole(
-            path,
-            lambda file: pq.write_table(
-                table,
-                file,
-                row_group_size=ROW_GROUP_ROWS,
-                compression="none",
-                use_dictionary=False,
-                write_statistics=False,
-            ),
-        )
+        self.write_whole(path, lambda file: self.write_table(table, file))
 
     def open(self, path: Path, *, workers: int | None = None) -> FastParquetReader:
         return FastParquetReader(path, self.codec, workers)
@@ -189,6 +179,16 @@ class FastParquetStore(ParquetStore):
             old.close()
         return (
             f"rewrote the whole file: {groups} row group(s) re-written, {len(added)} row(s) added"
+        )
+
+    def write_table(self, table: pa.Table, file: str) -> None:
+        pq.write_table(
+            table,
+            file,
+            row_group_size=ROW_GROUP_ROWS,
+            compression="none",
+            use_dictionary=False,
+            write_statistics=False,
         )
 
 

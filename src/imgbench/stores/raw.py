@@ -47,7 +47,14 @@ from imgbench.atomic_files import atomic_path
 from imgbench.cells import BASELINE, BASELINE_FORMAT, BASELINE_RANK, Presentation
 from imgbench.errors import StoreError
 from imgbench.row_reads import MappedRows
-from imgbench.stores.base import Reader, Store, check_appended, checked_indices, worker_count
+from imgbench.stores.base import (
+    PartWriter,
+    Reader,
+    Store,
+    check_appended,
+    checked_indices,
+    worker_count,
+)
 
 PRESENTATION = Presentation(label="raw", colour="black", rank=BASELINE_RANK)
 
@@ -120,6 +127,38 @@ class RawReader(Reader):
         self._file.close()
 
 
+class RawPartWriter(PartWriter):
+    """Writes its rows into the preallocated `.npy` files with `os.pwrite` at their offsets:
+    disjoint byte ranges of one file, so writers never wait on each other."""
+
+    def __init__(self, path: Path) -> None:
+        self._fds: list[int] = []
+        self._offsets: list[int] = []
+        for name in (IMAGES_FILE, LABELS_FILE):
+            with open(path / name, "rb") as file:
+                self._offsets.append(read_header(file, path / name)[1])
+            self._fds.append(os.open(path / name, os.O_WRONLY))
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        images = np.ascontiguousarray(images, dtype=np.uint8)
+        row = images[0].nbytes if len(images) else 0
+        for fd, offset, data in zip(
+            self._fds,
+            (self._offsets[0] + start * row, self._offsets[1] + start),
+            (images, np.ascontiguousarray(labels, dtype=np.uint8)),
+            strict=True,
+        ):
+            view = memoryview(data).cast("B")
+            while view:
+                written = os.pwrite(fd, view, offset)
+                view, offset = view[written:], offset + written
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
+
+
 class RawStore(Store):
     format = BASELINE_FORMAT
     implementation = BASELINE
@@ -171,6 +210,16 @@ class RawStore(Store):
         with atomic_path(path / LABELS_FILE) as partial, open(partial, "wb") as file:
             np.save(file, np.concatenate([old_labels, labels]))
         return f"{said}; labels.npy rewritten"
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        """Both `.npy` files at their full size (sparse until written), headers included."""
+        path.mkdir(parents=True, exist_ok=True)
+        for name, shape in ((IMAGES_FILE, (count, *image_shape)), (LABELS_FILE, (count,))):
+            array = np.lib.format.open_memmap(path / name, mode="w+", dtype=np.uint8, shape=shape)
+            del array  # nothing written: the file is sized, its pages untouched
+
+    def part_writer(self, path: Path) -> RawPartWriter:
+        return RawPartWriter(path)
 
 
 STORES: dict[str, Store] = {BASELINE: RawStore()}

@@ -61,6 +61,7 @@ documented 1049 / 2372.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -71,6 +72,7 @@ from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
     check_appended,
@@ -79,6 +81,8 @@ from imgbench.stores.base import (
     existing_file,
     new_file,
     no_images,
+    read_shared_note,
+    write_shared_note,
 )
 
 PRESENTATION = Presentation(label="SQLite", colour="tab:purple", rank=50)
@@ -247,12 +251,50 @@ class FastSqliteReader(Reader):
         self._connection.close()
 
 
+BUSY_TIMEOUT_SECONDS = 600.0  # how long a shared writer's BEGIN IMMEDIATE waits for the lock
+
+
+class SqlitePartWriter(PartWriter):
+    """One writer process's connection to the shared database. SQLite lets one connection
+    write at a time: `BEGIN IMMEDIATE` takes the database's RESERVED lock, and another
+    writer's waits in SQLite's busy handler (up to BUSY_TIMEOUT_SECONDS) until the holder
+    commits; `waited_seconds` is the time it took. Images are encoded before it."""
+
+    def __init__(self, path: Path, codec: Codec, pragmas: tuple[str, ...]) -> None:
+        self._connection = sqlite3.connect(
+            existing_file(path, MARKER), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+        )
+        for pragma in pragmas:
+            self._connection.execute(pragma)
+        self._codec = codec
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        blobs = encode_many(self._codec, images, 1)
+        rows = zip(
+            range(start, start + len(blobs)), np.asarray(labels).tolist(), blobs, strict=True
+        )
+        began = time.perf_counter()
+        self._connection.execute("BEGIN IMMEDIATE")
+        self.waited_seconds += time.perf_counter() - began
+        try:
+            self._connection.executemany(INSERT_IMAGE, rows)
+            self._connection.execute("COMMIT")
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._connection.close()
+
+
 class SqliteStore(Store):
     """What both implementations share: the layout, the marker and the codec the store records."""
 
     format = "sqlite"
     marker = MARKER
     codecs = CODECS
+    # How each writer sets its connection up (`fast`: no fsync, as its `write_many`).
+    writer_pragmas: tuple[str, ...] = ()
 
     def stored_codec(self, path: Path) -> str:
         return stored_codec(path)
@@ -296,9 +338,36 @@ class SqliteStore(Store):
         finally:
             connection.close()
 
+    def create_shared(self, connection: sqlite3.Connection) -> None:
+        """The empty tables, as this implementation's `write_many` creates them."""
+        with connection:
+            create_tables(connection)
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        connection = sqlite3.connect(new_file(path, MARKER))
+        try:
+            self.create_shared(connection)
+        finally:
+            connection.close()
+        write_shared_note(path, shape=list(image_shape))
+
+    def part_writer(self, path: Path) -> SqlitePartWriter:
+        return SqlitePartWriter(path, self.codec, self.writer_pragmas)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """The meta row, which readers check, once every image row is in."""
+        shape = read_shared_note(path, remove=True)["shape"]
+        connection = sqlite3.connect(existing_file(path, MARKER))
+        try:
+            with connection:
+                connection.execute(INSERT_META, (count, *shape, self.codec.name))
+        finally:
+            connection.close()
+
 
 class FastSqliteStore(SqliteStore):
     implementation = "fast"
+    writer_pragmas = ("PRAGMA synchronous = OFF",)
 
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
@@ -340,6 +409,14 @@ class FastSqliteStore(SqliteStore):
             connection.execute("COMMIT")
         finally:
             connection.close()
+
+    def create_shared(self, connection: sqlite3.Connection) -> None:
+        connection.isolation_level = None
+        connection.execute(f"PRAGMA page_size = {PAGE_BYTES}")
+        connection.execute("PRAGMA journal_mode = DELETE")
+        connection.execute("BEGIN")
+        create_tables(connection)
+        connection.execute("COMMIT")
 
 
 class DocumentedSqliteReader(Reader):

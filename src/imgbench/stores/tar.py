@@ -87,7 +87,7 @@ import mmap
 import os
 import tarfile
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,12 +100,15 @@ from imgbench.codecs import NAMES, Codec
 from imgbench.errors import StoreError
 from imgbench.parallel import decode_many, encode_many
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
     check_appended,
     check_codec,
     checked_indices,
     no_images,
+    read_shared_note,
+    write_shared_note,
 )
 
 PRESENTATION = Presentation(label="tar", colour="tab:red", rank=40)
@@ -482,18 +485,88 @@ class TarStore(Store):
         labels = check_appended(path, shape, ours["codec"], self.codec, images, labels)
         old = load_index(path, self.codec)
         counts = [int(shard["nsamples"]) for shard in index["shardlist"]]  # type: ignore[union-attr]
-        added, rows = self.write_shards(path, images, labels, len(old.rows), len(counts))
+        rows = self.write_shards(
+            path,
+            images,
+            labels,
+            len(old.rows),
+            lambda number: shard_name(len(counts) + number),
+            None,
+        )
+        added = shard_sizes(rows)
+        rows[:, SHARD] += len(counts)
         replace_index(path, self.codec, shape, counts + added, np.vstack([old.rows, rows]))
         there = f"{len(added)} new shard(s) after the {len(counts)} there"
         return f"{there}; {INDEX_FILE} and {OFFSETS_FILE} rewritten"
 
     @abstractmethod
     def write_shards(
-        self, path: Path, images: np.ndarray, labels: np.ndarray, first: int, number: int
-    ) -> tuple[list[int], np.ndarray]:
-        """Write `images` as samples `first` on into new shards numbered from `number`, as
-        `write_many` writes its shards; return the samples per shard and the images' rows
-        (shard, offset, size, label)."""
+        self,
+        path: Path,
+        images: np.ndarray,
+        labels: np.ndarray,
+        first: int,
+        names: Callable[[int], str],
+        workers: int | None,
+    ) -> np.ndarray:
+        """Write `images` (image indices from `first`) as shards named `names(0)`, `names(1)`...
+        in `path`; their (shard, offset, size, label) rows, shards numbered from 0."""
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        write_shared_note(path, shape=list(image_shape))
+
+    def part_writer(self, path: Path) -> TarPartWriter:
+        return TarPartWriter(path, self)
+
+    def finish_shared(self, path: Path, count: int) -> None:
+        """Number the writers' shards in image order (a rename each), then write the offsets
+        and `index.json`, as `write_many` does last."""
+        shape = read_shared_note(path, remove=True)["shape"]
+        pieces, numbered = [], 0
+        for part in sorted(path.glob(".part-*.npy")):  # zero-padded starts: image order
+            rows = np.load(part)
+            shards = int(rows[:, SHARD].max()) + 1 if len(rows) else 0
+            for number in range(shards):
+                os.rename(
+                    path / part_shard(part.stem, number), path / shard_name(numbered + number)
+                )
+            rows[:, SHARD] += numbered
+            numbered += shards
+            pieces.append(rows)
+            part.unlink()
+        rows = np.concatenate(pieces) if pieces else np.empty((0, 4), dtype=np.int64)
+        if len(rows) != count:
+            raise StoreError(f"{path}: the writers left {len(rows)} images, not {count}")
+        write_index(path, self.codec, tuple(shape), shard_sizes(rows), rows)
+
+
+def shard_sizes(rows: np.ndarray) -> list[int]:
+    """Images per shard, from the (shard, offset, size, label) rows."""
+    return np.bincount(rows[:, SHARD]).tolist() if len(rows) else []
+
+
+def part_shard(part: str, number: int) -> str:
+    """A writer's shard `number`, named by its part until `finish_shared` numbers it."""
+    return f"{part}-{number:06d}.tar"
+
+
+class TarPartWriter(PartWriter):
+    """A writer's own shards in the one store folder, written as `write_many` writes shards
+    (nothing is shared, so writers never wait), named by the part's first image; its rows go
+    to a part file. `finish_shared` numbers the shards in order and writes the index."""
+
+    def __init__(self, path: Path, store: TarStore) -> None:
+        self._path, self._store = path, store
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        part = f".part-{start:08d}"
+        rows = self._store.write_shards(
+            self._path, images, labels, start, lambda number: part_shard(part, number), 1
+        )
+        np.save(self._path / f"{part}.npy", rows)
+
+    def close(self) -> None:
+        """Every shard is closed once written."""
 
 
 def tar_member(name: str, size: int) -> tarfile.TarInfo:
@@ -570,38 +643,25 @@ class DocumentedTarStore(TarStore):
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        rows = self.write_shards(path, images, labels, 0, shard_name, workers)
+        write_index(path, self.codec, images.shape[1:], shard_sizes(rows), rows)
+
+    def write_shards(
+        self,
+        path: Path,
+        images: np.ndarray,
+        labels: np.ndarray,
+        first: int,
+        names: Callable[[int], str],
+        workers: int | None,
+    ) -> np.ndarray:
         blobs = [self.codec.encode(image) for image in images]
         counts = shard_counts(sample_sizes(blobs, labels), self.shard_bytes)
-        path.mkdir(parents=True, exist_ok=True)
         extension, rows = self.codec.extension, []
         starts = itertools.accumulate(counts, initial=0)
         for number, (start, count) in enumerate(zip(starts, counts, strict=False)):
-            shard = path / shard_name(number)
-            with webdataset.TarWriter(str(shard), user="", group="", mode=0o644, mtime=0) as sink:
-                for index in range(start, start + count):
-                    sink.write(
-                        {
-                            "__key__": sample_key(index),
-                            extension: blobs[index],
-                            "cls": int(labels[index]),
-                        }
-                    )
-            rows += listed_rows(shard, number, extension)
-        write_index(path, self.codec, images.shape[1:], counts, np.array(rows, dtype=np.int64))
-
-    def open(self, path: Path, *, workers: int | None = None) -> DocumentedTarReader:
-        return DocumentedTarReader(path, self.codec, workers)
-
-    def write_shards(
-        self, path: Path, images: np.ndarray, labels: np.ndarray, first: int, number: int
-    ) -> tuple[list[int], np.ndarray]:
-        """With `webdataset.TarWriter`, listed back with `tarfile`, as `write_many` does."""
-        blobs = [self.codec.encode(image) for image in images]
-        counts = shard_counts(sample_sizes(blobs, labels), self.shard_bytes)
-        extension, rows = self.codec.extension, []
-        starts = itertools.accumulate(counts, initial=0)
-        for shard_number, (start, count) in enumerate(zip(starts, counts, strict=False), number):
-            shard = path / shard_name(shard_number)
+            shard = path / names(number)
             with webdataset.TarWriter(str(shard), user="", group="", mode=0o644, mtime=0) as sink:
                 for row in range(start, start + count):
                     sink.write(
@@ -611,8 +671,11 @@ class DocumentedTarStore(TarStore):
                             "cls": int(labels[row]),
                         }
                     )
-            rows += listed_rows(shard, shard_number, extension)
-        return counts, np.array(rows, dtype=np.int64).reshape(-1, 4)
+            rows += listed_rows(shard, number, extension)
+        return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+    def open(self, path: Path, *, workers: int | None = None) -> DocumentedTarReader:
+        return DocumentedTarReader(path, self.codec, workers)
 
 
 class FastTarStore(TarStore):
@@ -621,44 +684,25 @@ class FastTarStore(TarStore):
     def write_many(
         self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
     ) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        rows = self.write_shards(path, images, labels, 0, shard_name, workers)
+        write_index(path, self.codec, images.shape[1:], shard_sizes(rows), rows)
+
+    def write_shards(
+        self,
+        path: Path,
+        images: np.ndarray,
+        labels: np.ndarray,
+        first: int,
+        names: Callable[[int], str],
+        workers: int | None,
+    ) -> np.ndarray:
         blobs = encode_many(self.codec, images, workers)
         counts = shard_counts(sample_sizes(blobs, labels), self.shard_bytes)
         rows = np.empty((len(images), 4), dtype=np.int64)
-        path.mkdir(parents=True, exist_ok=True)
         extension = self.codec.extension
         starts = itertools.accumulate(counts, initial=0)
         for number, (start, count) in enumerate(zip(starts, counts, strict=False)):
-            parts: list[bytes] = []
-            position = 0
-            for index in range(start, start + count):
-                key, label, blob = sample_key(index), int(labels[index]), blobs[index]
-                for name, data in (
-                    (f"{key}.cls".encode(), label_bytes(label)),
-                    (f"{key}.{extension}".encode(), blob),
-                ):
-                    header = ustar_header(name, len(data))
-                    parts += [header, data, bytes(padded(len(data)) - len(data))]
-                    position += len(header) + padded(len(data))
-                rows[index] = (number, position - padded(len(blob)), len(blob), label)
-            end = position + 2 * BLOCK  # tar's two zero blocks, then zeros up to a whole record
-            parts.append(bytes(2 * BLOCK + (-end) % RECORD))
-            (path / shard_name(number)).write_bytes(b"".join(parts))
-        write_index(path, self.codec, images.shape[1:], counts, rows)
-
-    def open(self, path: Path, *, workers: int | None = None) -> FastTarReader:
-        return FastTarReader(path, self.codec, workers)
-
-    def write_shards(
-        self, path: Path, images: np.ndarray, labels: np.ndarray, first: int, number: int
-    ) -> tuple[list[int], np.ndarray]:
-        """Encoded on every core, each shard built in memory and written at once, as
-        `write_many` does."""
-        blobs = encode_many(self.codec, images, None) if len(images) else []
-        counts = shard_counts(sample_sizes(blobs, labels), self.shard_bytes)
-        rows = np.empty((len(images), 4), dtype=np.int64)
-        extension = self.codec.extension
-        starts = itertools.accumulate(counts, initial=0)
-        for shard_number, (start, count) in enumerate(zip(starts, counts, strict=False), number):
             parts: list[bytes] = []
             position = 0
             for row in range(start, start + count):
@@ -670,11 +714,14 @@ class FastTarStore(TarStore):
                     header = ustar_header(name, len(data))
                     parts += [header, data, bytes(padded(len(data)) - len(data))]
                     position += len(header) + padded(len(data))
-                rows[row] = (shard_number, position - padded(len(blob)), len(blob), label)
-            end = position + 2 * BLOCK
+                rows[row] = (number, position - padded(len(blob)), len(blob), label)
+            end = position + 2 * BLOCK  # tar's two zero blocks, then zeros up to a whole record
             parts.append(bytes(2 * BLOCK + (-end) % RECORD))
-            (path / shard_name(shard_number)).write_bytes(b"".join(parts))
-        return counts, rows
+            (path / names(number)).write_bytes(b"".join(parts))
+        return rows
+
+    def open(self, path: Path, *, workers: int | None = None) -> FastTarReader:
+        return FastTarReader(path, self.codec, workers)
 
 
 STORES: dict[str, Store] = {"documented": DocumentedTarStore(), "fast": FastTarStore()}

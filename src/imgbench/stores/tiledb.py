@@ -54,11 +54,14 @@ from imgbench.cells import Presentation
 from imgbench.codecs import ZSTD_LEVEL, Codec
 from imgbench.errors import StoreError
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
+    aligned_bounds,
     check_appended,
     check_codec,
     checked_indices,
+    in_forked_process,
     new_file,
     no_images,
     worker_count,
@@ -186,6 +189,30 @@ class TileDBReader(Reader):
         self._images.close()
 
 
+class TileDBPartWriter(PartWriter):
+    """A writer's images and labels written into its tile-aligned subarray of both dense
+    arrays: each write is a fragment of its own, and TileDB lets any number of processes write
+    fragments at once (no lock: a fragment is a new folder, named by time and UUID), so writers
+    never wait."""
+
+    def __init__(self, path: Path, pixels_shape: tuple[int, ...]) -> None:
+        self._uri, self._shape = path / GROUP, pixels_shape
+        self._ctx = context(1)
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        import tiledb
+
+        stop = start + len(images)
+        pixels = np.ascontiguousarray(images).reshape(len(images), *self._shape[1:])
+        with tiledb.open(str(self._uri / "images"), "w", ctx=self._ctx) as array:
+            array[start:stop] = pixels
+        with tiledb.open(str(self._uri / "labels"), "w", ctx=self._ctx) as array:
+            array[start:stop] = np.asarray(labels, dtype=np.uint8)
+
+    def close(self) -> None:
+        self._ctx = None
+
+
 class TileDBStore(Store):
     """What both implementations share: the group, its metadata, the labels and the filters."""
 
@@ -306,6 +333,39 @@ class TileDBStore(Store):
             f"rewrote the group: dense domain fixed at 0..{count - 1}, new arrays of "
             f"0..{count + len(images) - 1} swapped in"
         )
+
+    def part_bounds(self, count: int, parts: int) -> list[tuple[int, int]]:
+        """Whole tiles per writer, so that no two fragments write one tile."""
+        return aligned_bounds(count, parts, min(count, TILE_IMAGES))
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        """The group, both arrays (no data) and the group's metadata, as `write_many` makes
+        them, made in a forked process: a process forked after TileDB ran deadlocked (TileDB
+        warns of it), and the parent forks the writers."""
+        in_forked_process(f"creating {path / GROUP}", self.create_shared, path, count, image_shape)
+
+    def create_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        """`prepare_shared`'s work, in the process that runs TileDB."""
+        import tiledb
+
+        pixels_shape = layouts(count, tuple(image_shape))[self.implementation]
+        uri, ctx = new_file(path, GROUP), context(1)
+        tiledb.Group.create(str(uri), ctx=ctx)
+        filters = [tiledb.ZstdFilter(level=ZSTD_LEVEL)] if self.codec.name == "zstd" else []
+        names = ("image", "row", "column", "channel") if len(pixels_shape) == 4 else None
+        self._write_array(uri / "images", "pixel", pixels_shape, names, filters, ctx)
+        self._write_array(uri / "labels", "label", (count,), None, [], ctx)
+        with tiledb.Group(str(uri), "w", ctx=ctx) as group:
+            for name in ("images", "labels"):
+                group.add(name, name=name, relative=True)
+            group.meta["imgbench"] = json.dumps(
+                {"codec": self.codec.name, "shape": list(image_shape), "count": count}
+            )
+
+    def part_writer(self, path: Path) -> TileDBPartWriter:
+        described = group_metadata(path)
+        shape = layouts(described["count"], described["shape"])[self.implementation]
+        return TileDBPartWriter(path, shape)
 
 
 class DocumentedTileDBStore(TileDBStore):

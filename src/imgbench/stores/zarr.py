@@ -52,8 +52,10 @@ from imgbench.cells import Presentation
 from imgbench.codecs import ZSTD_LEVEL, Codec
 from imgbench.errors import StoreError
 from imgbench.stores.base import (
+    PartWriter,
     Reader,
     Store,
+    aligned_bounds,
     check_appended,
     check_codec,
     checked_indices,
@@ -239,6 +241,26 @@ def tensorstore_context(workers: int | None) -> Any:
     )
 
 
+class ZarrPartWriter(PartWriter):
+    """A writer's images and labels into its chunk-aligned region of the shared arrays
+    (`part_bounds`): each writer writes whole shard or chunk files no other writer touches,
+    so writers take no lock and never wait. `images` is how it writes pixels (zarr-python or
+    TensorStore); the labels go through zarr-python, as `write_many` writes them."""
+
+    def __init__(self, path: Path, write_images: Any) -> None:
+        import zarr
+
+        self._labels = zarr.open_array(str(path / GROUP / "labels"), mode="r+")
+        self._write_images = write_images
+
+    def write(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        self._write_images(start, images)
+        self._labels[start : start + len(labels)] = np.asarray(labels, dtype=np.uint8)
+
+    def close(self) -> None:
+        self._labels = self._write_images = None
+
+
 class ZarrStore(Store):
     """What both implementations share: the group, its attributes and the labels array."""
 
@@ -310,6 +332,44 @@ class ZarrStore(Store):
         """Resize the images array at `array` from `count` images to hold `images` after them,
         and write them there."""
 
+    def part_bounds(self, count: int, parts: int) -> list[tuple[int, int]]:
+        """Whole shard or chunk files per writer: two writers of one file would each rewrite
+        it, and the last one would win."""
+        return aligned_bounds(count, parts, file_images(count, self.sharded))
+
+    def prepare_shared(self, path: Path, count: int, image_shape: tuple[int, int, int]) -> None:
+        """The group, its attribute and both arrays, empty, as `documented` creates them (the
+        labels in chunks of the images' files, so that writers share none), with zarr-python:
+        TensorStore aborts a process forked after it ran, and the writers are forked."""
+        import zarr
+        from zarr.codecs import ZstdCodec
+
+        per_file = file_images(count, self.sharded)
+        group = zarr.open_group(str(new_file(path, GROUP)), mode="w-")
+        group.attrs["imgbench"] = {
+            "codec": self.codec.name,
+            "shape": list(image_shape),
+            "count": count,
+        }
+        config = {"write_empty_chunks": True}  # a black image is data, not a missing chunk
+        group.create_array(
+            "labels",
+            shape=(count,),
+            dtype="uint8",
+            chunks=(per_file,),
+            compressors=None,
+            config=config,
+        )
+        group.create_array(
+            "images",
+            shape=(count, *image_shape),
+            dtype="uint8",
+            chunks=(1, *image_shape) if self.sharded else (per_file, *image_shape),
+            shards=(per_file, *image_shape) if self.sharded else None,
+            compressors=ZstdCodec(level=ZSTD_LEVEL) if self.codec.name == "zstd" else None,
+            config=config,
+        )
+
 
 class DocumentedZarrStore(ZarrStore):
     implementation = "documented"
@@ -344,6 +404,16 @@ class DocumentedZarrStore(ZarrStore):
         opened.resize((count + len(images), *opened.shape[1:]))
         if len(images):
             opened[count:] = images
+
+    def part_writer(self, path: Path) -> ZarrPartWriter:
+        import zarr
+
+        images = zarr.open_array(str(path / GROUP / "images"), mode="r+")
+
+        def write_images(start: int, pixels: np.ndarray) -> None:
+            images[start : start + len(pixels)] = pixels
+
+        return ZarrPartWriter(path, write_images)
 
 
 class FastZarrStore(ZarrStore):
@@ -400,6 +470,22 @@ class FastZarrStore(ZarrStore):
         opened = opened.resize(exclusive_max=[grown, *opened.shape[1:]], expand_only=True).result()
         if len(images):
             opened[count:grown].write(images).result()
+
+    def part_writer(self, path: Path) -> ZarrPartWriter:
+        import tensorstore
+
+        spec = {
+            "driver": "zarr3",
+            "kvstore": {"driver": "file", "path": str(path / GROUP / "images")},
+        }
+        images = tensorstore.open(
+            spec, open=True, write=True, context=tensorstore_context(1)
+        ).result()
+
+        def write_images(start: int, pixels: np.ndarray) -> None:
+            images[start : start + len(pixels)].write(pixels).result()
+
+        return ZarrPartWriter(path, write_images)
 
 
 STORES: dict[str, Store] = {"documented": DocumentedZarrStore(), "fast": FastZarrStore()}
