@@ -7,7 +7,6 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ from matplotlib.patches import FancyBboxPatch, Patch
 from imgbench.cells import (
     CODEC_COLUMN,
     FORMAT_COLUMN,
+    SERIES_KEYS,
     Operation,
     Presentation,
     Series,
@@ -84,6 +84,16 @@ class ClaimsData:
     summary: pd.DataFrame
     experiments: pd.DataFrame
     presentations: Mapping[str, Presentation]
+
+    def record(self, experiment: str, store: pd.Series, **where: object) -> pd.Series | None:
+        """The `claim_experiments.csv` row of `experiment` on the store `store` names."""
+        frame = self.experiments
+        if frame.empty:
+            return None
+        mask = frame["experiment"] == experiment
+        for column, value in [*((key, store[key]) for key in SERIES_KEYS), *where.items()]:
+            mask &= frame[column] == value
+        return frame[mask].iloc[0] if mask.any() else None
 
     def label(self, row: pd.Series) -> str:
         series = Series.of(
@@ -176,39 +186,26 @@ def experiments_figure(data: ClaimsData) -> Figure:
     return figure
 
 
-KEYS = [FORMAT_COLUMN, "implementation", CODEC_COLUMN]
-
-
 def _writers_panel(axes, data: ClaimsData, writes: pd.DataFrame) -> None:
     axes.set_title("W writers at once: one writer's time ÷ W's", fontsize=10)
     if writes.empty:
         axes.set_axis_off()
         parts.note(axes, "Not measured\n(config claims.concurrent_writers)")
         return
-    shared = data.experiments
     counts = sorted(int(k) for k in writes["writers"].unique() if int(k) > 1)
-    stores = writes.drop_duplicates(KEYS)
+    stores = writes.drop_duplicates(list(SERIES_KEYS))
     labels = [data.label(row) for _, row in stores.iterrows()]
     positions = np.arange(len(stores), dtype=float)
     width = 0.8 / max(1, len(counts))
     for offset, count in enumerate(counts):
         values, hatches = [], []
         for _, store in stores.iterrows():
-            mine = writes.merge(store[KEYS].to_frame().T, on=KEYS)
+            mine = writes.merge(store[list(SERIES_KEYS)].to_frame().T, on=list(SERIES_KEYS))
             one = mine[mine["writers"] == 1]["seconds_median"]
             many = mine[mine["writers"] == count]["seconds_median"]
             values.append(float(one.iloc[0] / many.iloc[0]) if len(one) and len(many) else np.nan)
-            record = (
-                shared[
-                    (shared["experiment"] == "write_concurrent")
-                    & (shared[FORMAT_COLUMN] == store[FORMAT_COLUMN])
-                    & (shared["implementation"] == store["implementation"])
-                    & (shared["writers"] == count)
-                ]
-                if len(shared)
-                else shared
-            )
-            own = len(record) and not bool(record["shared"].iloc[0])
+            record = data.record("write_concurrent", store, writers=count)
+            own = record is not None and not bool(record["shared"])
             hatches.append("//" if own else "")
         bars = axes.barh(
             positions + offset * width,
@@ -241,20 +238,10 @@ def _append_panel(axes, data: ClaimsData, appends: pd.DataFrame) -> None:
             appends["seconds_ci_high"].to_numpy(float) - values,
         ]
     )
-    needs = data.experiments
     rewrites = []
     for _, row in appends.iterrows():
-        record = (
-            needs[
-                (needs["experiment"] == "append")
-                & (needs[FORMAT_COLUMN] == row[FORMAT_COLUMN])
-                & (needs["implementation"] == row["implementation"])
-                & (needs[CODEC_COLUMN] == row[CODEC_COLUMN])
-            ]
-            if len(needs)
-            else needs
-        )
-        rewrites.append(bool(len(record)) and bool(record["rewrite"].iloc[0]))
+        record = data.record("append", row)
+        rewrites.append(record is not None and bool(record["rewrite"]))
     colours = ["#c62828" if rewrite else "#1565c0" for rewrite in rewrites]
     axes.barh(positions, values, xerr=np.abs(errors), color=colours, height=0.6)
     parts.log_scale(axes, "x")
@@ -296,10 +283,3 @@ DRAWERS: dict[str, Callable[[ClaimsData], Figure]] = {
     "claims_verdicts": verdicts_figure,
     "claims_experiments": experiments_figure,
 }
-
-
-def read_claims(path: Path) -> pd.DataFrame:
-    """The claims table, for the report."""
-    from imgbench.tables import read_table
-
-    return read_table(path)

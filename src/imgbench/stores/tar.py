@@ -499,6 +499,15 @@ class TarStore(Store):
         there = f"{len(added)} new shard(s) after the {len(counts)} there"
         return f"{there}; {INDEX_FILE} and {OFFSETS_FILE} rewritten"
 
+    def write_many(
+        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
+    ) -> None:
+        """The shards (`write_shards`, the implementation's way), then the offsets and
+        `index.json`, written last: a folder without them is no store."""
+        path.mkdir(parents=True, exist_ok=True)
+        rows = self.write_shards(path, images, labels, 0, shard_name, workers)
+        write_index(path, self.codec, images.shape[1:], shard_sizes(rows), rows)
+
     @abstractmethod
     def write_shards(
         self,
@@ -640,13 +649,6 @@ def replace_index(
 class DocumentedTarStore(TarStore):
     implementation = "documented"
 
-    def write_many(
-        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
-    ) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        rows = self.write_shards(path, images, labels, 0, shard_name, workers)
-        write_index(path, self.codec, images.shape[1:], shard_sizes(rows), rows)
-
     def write_shards(
         self,
         path: Path,
@@ -680,13 +682,6 @@ class DocumentedTarStore(TarStore):
 
 class FastTarStore(TarStore):
     implementation = "fast"
-
-    def write_many(
-        self, path: Path, images: np.ndarray, labels: np.ndarray, *, workers: int | None = None
-    ) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        rows = self.write_shards(path, images, labels, 0, shard_name, workers)
-        write_index(path, self.codec, images.shape[1:], shard_sizes(rows), rows)
 
     def write_shards(
         self,
