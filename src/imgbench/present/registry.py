@@ -278,7 +278,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "side, at the N every size measured (10,000 if it was): one line per container and codec, "
         "each in its first implementation. A format's own overhead shrinks as images grow unless "
         "it pads each image to pages or blocks; the tutorial expected LMDB's to grow with "
-        "overflow pages. The report checks its two large-image claims from these numbers.",
+        "overflow pages. Claim 6 of the claims table is judged from these numbers.",
         across_sizes=True,
     ),
 )
