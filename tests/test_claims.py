@@ -123,7 +123,9 @@ def test_hdf5_overtakes_lmdb_with_the_crossover_between_two_cutoffs() -> None:
     # Faster from the start: it never overtakes.
     early = {"lmdb": lmdb, "hdf5": {10: 0.5, 100: 1.0, 1000: 5.0}}
     rows = many("write_many", early) + many("read_many", early)
-    assert judged("hdf5_overtakes_lmdb", evidence(rows)).verdict == Verdict.DOES_NOT_HOLD
+    found = judged("hdf5_overtakes_lmdb", evidence(rows))
+    assert found.verdict == Verdict.DOES_NOT_HOLD
+    assert "never surely slower; surely faster from N=10" in found.measured
     # Tied at the largest N: inconclusive.
     tied = {"lmdb": lmdb, "hdf5": {10: 3.0, 100: 2.0, 1000: 10.0}}
     rows = many("write_many", tied) + many("read_many", tied)

@@ -342,7 +342,7 @@ def crossover(lmdb: pd.DataFrame, hdf5: pd.DataFrame) -> tuple[Verdict, str, lis
     if slower_ns and faster_after:
         where = f"overtakes between N={slower_ns[-1]:,} and N={faster_after[0]:,}"
     elif faster_after:
-        where = "faster from the smallest N"
+        where = f"never surely slower; surely faster from N={faster_after[0]:,}"
     else:
         where = "never surely faster"
     ratios = ", ".join(f"{n:,}: {h.median / m.median:.2f}" for n, m, h in pairs)
