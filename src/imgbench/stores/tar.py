@@ -167,8 +167,10 @@ def sample_sizes(blobs: list[bytes], labels: np.ndarray) -> list[int]:
 def write_index(
     path: Path, codec: Codec, shape: tuple[int, ...], counts: list[int], rows: np.ndarray
 ) -> None:
-    """Write the offsets, then `index.json` last, so a folder is a store only once complete."""
-    np.save(path / OFFSETS_FILE, rows)
+    """Write the offsets, then `index.json` last, so a folder is a store only once complete;
+    each beside its old self and renamed over it, so appending never leaves half a file."""
+    with atomic_path(path / OFFSETS_FILE) as partial, open(partial, "wb") as file:
+        np.save(file, rows)
     shardlist = [
         {
             "url": shard_name(number),
@@ -179,7 +181,8 @@ def write_index(
     ]
     imgbench = {"codec": codec.name, "shape": list(shape), "count": len(rows)}
     index = {"__kind__": KIND, "wids_version": 1, "shardlist": shardlist, "imgbench": imgbench}
-    (path / INDEX_FILE).write_text(json.dumps(index, indent=1) + "\n")
+    with atomic_path(path / INDEX_FILE) as partial:
+        partial.write_text(json.dumps(index, indent=1) + "\n")
 
 
 def read_index_file(path: Path) -> dict[str, object] | None:
@@ -495,7 +498,7 @@ class TarStore(Store):
         )
         added = shard_sizes(rows)
         rows[:, SHARD] += len(counts)
-        replace_index(path, self.codec, shape, counts + added, np.vstack([old.rows, rows]))
+        write_index(path, self.codec, shape, counts + added, np.vstack([old.rows, rows]))
         there = f"{len(added)} new shard(s) after the {len(counts)} there"
         return f"{there}; {INDEX_FILE} and {OFFSETS_FILE} rewritten"
 
@@ -623,27 +626,6 @@ def listed_rows(shard: Path, number: int, extension: str) -> list[tuple[int, int
             elif info.name.endswith(f".{extension}"):
                 rows.append((number, info.offset_data, info.size, label))
     return rows
-
-
-def replace_index(
-    path: Path, codec: Codec, shape: tuple[int, ...], counts: list[int], rows: np.ndarray
-) -> None:
-    """What `write_index` writes, each file written beside its old self and renamed over it:
-    the offsets, then `index.json`."""
-    with atomic_path(path / OFFSETS_FILE) as partial, open(partial, "wb") as file:
-        np.save(file, rows)
-    shardlist = [
-        {
-            "url": shard_name(number),
-            "nsamples": count,
-            "filesize": (path / shard_name(number)).stat().st_size,
-        }
-        for number, count in enumerate(counts)
-    ]
-    imgbench = {"codec": codec.name, "shape": list(shape), "count": len(rows)}
-    index = {"__kind__": KIND, "wids_version": 1, "shardlist": shardlist, "imgbench": imgbench}
-    with atomic_path(path / INDEX_FILE) as partial:
-        partial.write_text(json.dumps(index, indent=1) + "\n")
 
 
 class DocumentedTarStore(TarStore):
