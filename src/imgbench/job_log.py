@@ -29,14 +29,16 @@ def job_log(log: str | Path) -> Iterator[None]:
         sys.stdout = sys.stderr = log_stream
         try:
             yield
-        except ImgbenchError as error:
-            _explain(log_stream, console, str(error))
-            raise SystemExit(1) from None
         except Exception as error:  # h5py reports a full disk as a RuntimeError, lmdb its own
-            if not out_of_space(error):
+            # First a full disk, even inside an imgbench error: a writer process's failure
+            # reaches its parent as a StoreError carrying the writer's traceback.
+            if out_of_space(error):
+                _explain(log_stream, console, OUT_OF_SPACE_ADVICE.format(error=error))
+            elif isinstance(error, ImgbenchError):
+                _explain(log_stream, console, str(error))
+            else:
                 traceback.print_exc()
                 raise
-            _explain(log_stream, console, OUT_OF_SPACE_ADVICE.format(error=error))
             raise SystemExit(1) from None
         except BaseException:
             traceback.print_exc()
