@@ -92,12 +92,15 @@ def test_node_local_stores_are_built_read_and_measured_in_one_job_on_one_node(
         started = [rule for rule, _ in events[0::2]]
         finished = [rule for _, rule in events[1::2]]
         assert started == finished, events  # each job finished before the next one started
-        # A store of the loader's cutoff (the largest) is also loaded in its group.
-        expected = ["disk_usage", *(["loader"] if "rule loader:" in text else []), "read_store"]
+        # A store of the largest cutoff is also loaded, and read one image at a time by a fresh
+        # process (the claims' read_one), in its group.
+        largest = ["loader", "read_one"] if "rule loader:" in text else []
+        expected = sorted(["disk_usage", *largest, "read_store"])
         assert started[0] == "build_store" and sorted(started[1:]) == expected, events
         assert "Removing temporary output" in text
     assert not any("rule read_store:" in text for text in outputs if text not in groups)
     assert sum("rule loader:" in text for text in groups) == len(SMALL["methods"])
+    assert sum("rule read_one:" in text for text in groups) == len(SMALL["methods"])
     assert not (project / "results/stores").exists()
     assert not [path for path in scratch.rglob("*") if path.is_dir() and path.name.isdigit()]
 
