@@ -78,7 +78,9 @@ rule read_one:
     priority: READ_PRIORITY
     conda:
         "../envs/imgbench.yaml"
-    threads: SINGLE_IMAGE_THREADS
+    # One thread measures, but both cores are held: inside a node-local store's group job only
+    # the threads keep it apart from the store's other timing and du jobs.
+    threads: STORE_TIMING_THREADS
     resources:
         timing_slot=1,
         mem_mb=store_mem_mb(copies=1),
