@@ -294,3 +294,26 @@ def test_a_rewrite_that_fails_leaves_the_old_store(
     assert store.checksum(path) == before
     assert sorted(path.rglob("*")) == files  # no temporary left behind
     np.testing.assert_array_equal(read_all(path)[0], PIXELS[:FIRST])
+
+
+def test_a_format_without_an_append_of_its_own_is_rewritten_whole(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """`Store.append_many`'s default, which a new format without one gets (the README's npz):
+    the store read back and written again with the new images, swapped in; a failed write
+    leaves the old store and no scratch folder."""
+    store = get_store("raw", "baseline")
+    path = written(store, tmp_path / "store")
+    monkeypatch.setattr(type(store), "write_many", _fail)
+    with pytest.raises(OSError, match="simulated"):
+        Store.append_many(store, path, PIXELS[FIRST:], LABELS[FIRST:])
+    monkeypatch.undo()
+    assert [item.name for item in tmp_path.iterdir()] == ["store"]
+    np.testing.assert_array_equal(read_all(path)[0], PIXELS[:FIRST])
+
+    words = Store.append_many(store, path, PIXELS[FIRST:], LABELS[FIRST:])
+    assert words.startswith("rewrote the whole store: raw/baseline/raw has no way to add images")
+    assert [item.name for item in tmp_path.iterdir()] == ["store"]
+    images, labels = read_all(path)
+    np.testing.assert_array_equal(images, PIXELS)
+    np.testing.assert_array_equal(labels, LABELS)

@@ -26,8 +26,9 @@ from imgbench.codecs import Codec
 from imgbench.errors import StoreError
 from imgbench.measure import RepeatPolicy
 from imgbench.stores import formats, get_store, implementations, open_store
-from imgbench.stores.base import PartWriter
+from imgbench.stores.base import PartWriter, Store
 from imgbench.stores.files import FastFilesStore
+from imgbench.stores.raw import RawStore
 from imgbench.synthetic import synthetic_images
 
 ONCE = RepeatPolicy(minimum=1, maximum=1, relative_half_width=0.05, cell_budget_seconds=60)
@@ -134,6 +135,34 @@ def test_the_shared_store_reads_back_as_one_written_at_once(key, images, tmp_pat
         read_pixels, read_labels = reader.read_many(np.arange(40))
     np.testing.assert_array_equal(read_pixels, pixels)
     np.testing.assert_array_equal(read_labels, labels)
+
+
+class _UnsharedRawStore(RawStore):
+    """The raw store as a format with no `part_writer` of its own (the README's npz) sees it."""
+
+    part_writer = Store.part_writer
+
+
+def test_a_format_that_cannot_share_a_store_has_each_writer_write_its_own(images, tmp_path) -> None:
+    store = _UnsharedRawStore()
+    assert not store.shares_writes and RawStore().shares_writes
+    pixels, labels = images
+    discarded = tmp_path / "discarded"
+    timings, outcomes = concurrent_writes.time_concurrent_writes(
+        store, pixels, labels, [1, 2], tmp_path / "store", ONCE, discarded
+    )
+    assert [timing.writers for timing in timings] == [1, 2]
+    for outcome in outcomes:
+        assert not outcome.shared and outcome.lock_wait_share == 0
+        assert outcome.refusal == concurrent_writes.NO_SHARED_WRITES.format(
+            store="raw/baseline/raw"
+        )
+    (two,) = discarded.glob("*/writers-2-repeat-0-own-stores")
+    read = []
+    for part in (0, 1):
+        with open_store(two / f"part-{part}") as reader:
+            read.append(reader.read_many(np.arange(len(reader)))[0])
+    np.testing.assert_array_equal(np.concatenate(read), pixels)
 
 
 class _FailingWriter(PartWriter):

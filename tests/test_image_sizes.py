@@ -364,8 +364,12 @@ def test_a_folder_at_two_sizes_makes_every_table_figure_and_section_per_size(fol
     once = Image.open(project / "results/figures/disk_by_size.png")
     assert faceted.height > 1.8 * once.height  # a panel per size
     text = (tables / "benchmark.md").read_text()
-    for heading in ("## 32 × 32 px", "## 64 × 64 px", "## Large images: the tutorial's disk"):
+    for heading in ("## 32 × 32 px", "## 64 × 64 px", "## The tutorial's claims, checked"):
         assert heading in text
+    # Two sizes measure claim 6 (LMDB's disk with larger images): its verdict is computed.
+    claims = pd.read_csv(tables / "claims.csv").set_index("claim")
+    assert claims.loc[6, "verdict"] in ("holds", "does not hold")
+    assert "at 64 px" in claims.loc[6, "measured"]
     assert text.count("### Training loader at 60 images") == 2
     assert "## Image pools" in text and "a folder's pools at 2 size(s)" in text
     record = json.loads((project / "results/provenance.json").read_text())

@@ -10,7 +10,8 @@ preparation to the finished store, for W = 1 too, so t(1) / t(W) compares like w
 
 Where the format refuses a second writing process (its library raises when the store is opened
 for writing: HDF5's file lock, LevelDB's LOCK), that error is recorded once and the W processes
-each write a store of their own (`write_many` into `part-k`) instead, through the same barrier.
+each write a store of their own (`write_many` into `part-k`) instead, through the same barrier;
+so do the processes of a format with no way to share a store (`Store.shares_writes`).
 A writer failing any other way is a failure, not a refusal: a StoreError naming it.
 
 Every repeat is checked, untimed, by reading every image and label back in a forked process,
@@ -48,6 +49,7 @@ from imgbench.stores.base import Store, in_forked_process
 BARRIER_SECONDS = 120.0  # for every writer to open the store (a store's creation included)
 WRITE_SECONDS = 1800.0  # for the slowest writer to write its part and close
 POLL_SECONDS = 0.05
+NO_SHARED_WRITES = "{store} has no way for several processes to write one store (no part_writer)"
 
 
 @dataclass(frozen=True)
@@ -286,8 +288,8 @@ def time_concurrent_writes(
         # Untimed, through the same machinery: the first run pays for reading the libraries'
         # files from disk (a first tutorial PNG run took 4.1 s where the next took 0.8).
         warmup, few = scratch / "warmup", measure.WARMUP_IMAGES
-        _write(store, warmup, images[:few], labels[:few], 1, True)
-        verify_in_child(warmup, True, 1, expected[:few], labels[:few])
+        _write(store, warmup, images[:few], labels[:few], 1, store.shares_writes)
+        verify_in_child(warmup, store.shares_writes, 1, expected[:few], labels[:few])
         outcomes = [
             _time_writers(store, images, labels, expected, count, scratch, policy, timings)
             for count in writers
@@ -308,7 +310,7 @@ def _time_writers(
     timings: list[measure.Timing],
 ) -> Outcome:
     """The repeats of `count` writers, their timings appended to `timings`; their outcome."""
-    refusal: str | None = None
+    refusal: str | None = None if store.shares_writes else NO_SHARED_WRITES.format(store=store.key)
     shares: list[float] = []
 
     def once(repeat: int) -> float:

@@ -12,6 +12,8 @@ import json
 import multiprocessing
 import os
 import queue
+import shutil
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from imgbench.atomic_files import exchange
 from imgbench.cells import SERIES_KEYS
 from imgbench.checksums import tree_sha256
 from imgbench.codecs import Codec
@@ -374,16 +377,40 @@ class Store(ABC):
         from the image count, or a store holding another codec are refused with a StoreError
         before the store is touched; a format that can only rewrite the store writes a sibling
         and replaces it, so a failure loses nothing.
+
+        This default is that rewrite, for a format with no way to add to a store: every image
+        read back, a new store of the old images and the new ones written beside it with
+        `write_many`, and the two folders swapped in one rename (`exchange`).
         """
-        raise StoreError(
-            f"{self.format}/{self.implementation} cannot append to a store: it has no "
-            "append_many; write a new store instead"
+        with self.open(path) as reader:
+            count = len(reader)
+            old_images, old_labels = reader.read_many(np.arange(count))
+        labels = check_appended(
+            path, old_images.shape[1:], self.stored_codec(path), self.codec, images, labels
+        )
+        scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+        try:
+            self.write_many(
+                scratch, np.concatenate([old_images, images]), np.concatenate([old_labels, labels])
+            )
+            exchange(scratch, path)
+        finally:
+            shutil.rmtree(scratch)
+        return (
+            f"rewrote the whole store: {self.key} has no way to add images, so its {count} "
+            f"image(s) were read back and written again with the {len(images)} new one(s)"
         )
 
     # Writing one store from several processes at once (`imgbench.concurrent_writes`): the parent
     # prepares the empty store, each writer process opens a `part_writer` and writes its part of
     # `part_bounds`, and after every writer closed the parent finishes the store, which then
     # reads back exactly as one written by `write_many`.
+
+    @property
+    def shares_writes(self) -> bool:
+        """Whether the format lets several processes write one store (it has a `part_writer`);
+        where it does not, each writer process writes a store of its own."""
+        return type(self).part_writer is not Store.part_writer
 
     def part_bounds(self, count: int, parts: int) -> list[tuple[int, int]]:
         """The (start, stop) images of each of `parts` writers: an even split by default; a
