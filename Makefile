@@ -23,18 +23,22 @@ report: $(INSTALLED)
 archive: $(INSTALLED)
 	$(BIN)/snakemake archive --cores all $(SNAKEMAKE_ARGS)
 
+# Where `tools` can install what the tests need (root on Debian), a test that finds it missing
+# fails rather than skips: IMGBENCH_SLURM=required makes the real-SLURM tests insist.
 test: $(INSTALLED) tools
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then export IMGBENCH_SLURM=required; fi; \
 	$(BIN)/pytest
 
-# The formats' own command-line tools the tests open stores with (command:Debian package),
-# installed when missing and this is root on Debian; elsewhere the tests needing one are skipped.
-TOOLS := sqlite3:sqlite3 mdb_dump:lmdb-utils
+# The formats' own command-line tools the tests open stores with, and the SLURM daemons the
+# real-SLURM tests start (command:Debian package), installed when missing and this is root on
+# Debian; elsewhere the tests needing one are skipped.
+TOOLS := sqlite3:sqlite3 mdb_dump:lmdb-utils slurmctld:slurm-wlm munged:munge
 tools:
 	@missing=""; for pair in $(TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else echo "missing:$$missing; the tests that open stores with them will be skipped"; fi
 
 # The venv is rebuilt whenever the pinned dependencies change.

@@ -132,14 +132,25 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
-def run_snakemake(project: Path, config: dict, *arguments: str, timeout: int = 600) -> Run:
+def run_snakemake(
+    project: Path,
+    config: dict,
+    *arguments: str,
+    timeout: int = 600,
+    environment: dict[str, str] | None = None,
+) -> Run:
     """Run the real `snakemake` CLI in `project` with `config` as an overlay file. The workflow
     and its jobs import `imgbench` from the copy's `src/`, as a checkout installed in editable
-    mode imports its own, so a test can edit the copy's library."""
+    mode imports its own, so a test can edit the copy's library. `environment` replaces this
+    process's environment (a local SLURM's `SLURM_CONF`, say)."""
     overlay = project / "overlay.yaml"
     overlay.write_text(yaml.safe_dump(config))
     command = [str(SNAKEMAKE), "--configfile", str(overlay), "--cores", "2", *arguments]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(project / "src")}
+    environment = {
+        **(os.environ if environment is None else environment),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(project / "src"),
+    }
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=environment, cwd=project
     )

@@ -62,7 +62,21 @@ def test_the_readme_example_format_is_measured_reported_and_drawn(tmp_path: Path
     # A format that names no codecs holds raw pixels, its stores' default.
     assert stores == {(name, "fast", "raw"), ("lmdb", "tutorial", "raw"), ("lmdb", "fast", "raw")}
     example = summary[summary.method == name]
-    assert set(example.operation) == {"write_many", "read_many", "write_single", "read_single"}
+    assert set(example.operation) == {
+        "write_many",
+        "read_many",
+        "write_single",
+        "read_single",
+        "append",
+        "write_concurrent",
+        "read_one",
+    }
+    # With no append or shared writer of its own, the claims' experiments still run on it: the
+    # store is rewritten to append, and each writer process writes a store of its own.
+    experiments = pd.read_csv(results / "tables/claim_experiments.csv")
+    example = experiments[experiments.method == name].set_index("experiment")
+    assert example.loc["append", "needed"].startswith("rewrote the whole store")
+    assert example.loc["write_concurrent", "shared"].astype(str).tolist() == ["False", "False"]
     disk = pd.read_csv(results / "tables/disk_usage.csv")
     assert sorted(disk[disk.method == name].n_images) == [10, 40]
     assert (disk[disk.method == name].kib_allocated > 0).all()
