@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from imgbench.cells import BASELINE, BASELINE_FORMAT, RAW_CODEC, codec_rank
 from imgbench.codecs import Codec
@@ -115,20 +116,34 @@ def check_repeats(repeats: Mapping[str, float]) -> None:
         )
 
 
-def check_variations_for(reads: Mapping[str, object]) -> None:
+def check_variations_for(config: Mapping[str, Any]) -> None:
     """Refuse implementation names (or `format/implementation` pairs) in `reads.variations_for`
     that no format has (a typo would otherwise silently measure no variation)."""
-    _check_implementation_names(reads["variations_for"], "reads.variations_for")  # type: ignore[arg-type]
+    _check_implementation_names(
+        config["reads"]["variations_for"], "reads.variations_for", config["methods"]
+    )
 
 
-def _check_implementation_names(names: list[str], key: str) -> None:
-    pairs = {f"{name}/{one}" for name in formats() for one in implementations(name)}
-    known = {BASELINE, *(pair.split("/")[1] for pair in pairs)}
-    unknown = [one for one in names if one not in known | pairs]
+def _known_implementations(names: Iterable[str]) -> set[str]:
+    """The implementations of the formats `names`, alone and as `format/implementation`."""
+    pairs = {f"{name}/{one}" for name in names for one in implementations(name)}
+    return {BASELINE, *pairs, *(pair.split("/")[1] for pair in pairs)}
+
+
+def _check_implementation_names(names: list[str], key: str, methods: list[str]) -> None:
+    """Refuse names no format implements. They are looked up in the configured `methods`
+    first, and in every format only if one is not found there: importing every format module
+    (tar's imports PyTorch, through webdataset) would add seconds to each start of the
+    workflow, and a cluster job starts it twice."""
+    unknown = [one for one in names if one not in _known_implementations(methods)]
+    if unknown:
+        known = _known_implementations(formats())
+        unknown = [one for one in unknown if one not in known]
     if unknown:
         raise ConfigError(
             f"`{key}` names {', '.join(map(repr, unknown))}, which no format "
-            f"implements; known implementations: {', '.join(sorted(known))}, or one format's "
+            f"implements; known implementations: "
+            f"{', '.join(sorted(one for one in known if '/' not in one))}, or one format's "
             "as `format/implementation` (e.g. parquet/documented)"
         )
 
@@ -155,7 +170,11 @@ def check_loader(config: Mapping[str, object]) -> None:
                 "loader reads the largest store up to `loader.n` images, so raise it (or set "
                 "null for the largest cutoff)"
             )
-    _check_implementation_names(loader["implementations"], "loader.implementations")  # type: ignore[arg-type]
+    _check_implementation_names(
+        loader["implementations"],  # type: ignore[arg-type]
+        "loader.implementations",
+        config["methods"],  # type: ignore[arg-type]
+    )
 
 
 def loader_images(config: Mapping[str, object], cutoffs: list[int]) -> int | None:

@@ -64,7 +64,7 @@ AVAILABLE_IMAGES = len(FOLDER.entries) if FOLDER else training_images(DATASET)
 check_cutoffs_fit(config, AVAILABLE_IMAGES)
 check_stores_folder(config["stores"])
 check_repeats(config["repeats"])
-check_variations_for(config["reads"])
+check_variations_for(config)
 check_loader(config)
 
 READS = config["reads"]
