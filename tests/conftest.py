@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import http.server
 import os
@@ -54,6 +55,17 @@ TINY_CONFIG = {
     # The claims' experiments at the largest cutoff: one and two writers.
     "claims": {"concurrent_writers": {"writers": [1, 2]}},
 }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with the most pipeline tests first: pytest-xdist hands whole files to its workers
+    in this order, and a long file started last keeps one worker busy alone at the end (the
+    real-SLURM file, last alphabetically, did). The sort is stable, so each file's tests stay
+    together and in their order."""
+    weight = collections.Counter(
+        item.path for item in items if item.get_closest_marker("pipeline") is not None
+    )
+    items.sort(key=lambda item: -weight[item.path])
 
 
 @pytest.fixture
