@@ -136,7 +136,8 @@ def _check_implementation_names(names: list[str], key: str, methods: list[str]) 
     (tar's imports PyTorch, through webdataset) would add seconds to each start of the
     workflow, and a cluster job starts it twice."""
     configured = [name for name in methods if name in formats()]  # others are refused later
-    unknown = [one for one in names if one not in _known_implementations(configured)]
+    known = _known_implementations(configured)
+    unknown = [one for one in names if one not in known]
     if unknown:
         known = _known_implementations(formats())
         unknown = [one for one in unknown if one not in known]
