@@ -249,6 +249,24 @@ def test_time_append_times_each_repeat_on_a_fresh_store(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".append.*"))  # the scratch folder was set aside
 
 
+def test_an_append_that_leaves_no_store_of_its_format_fails_the_experiment(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The experiment reads the grown store back with the store that wrote it; an append that
+    leaves a folder its format no longer recognises is named, not read as whatever is there."""
+    store = get_store("lmdb", "fast")
+    pixels, labels = synthetic_images(25, seed=9)
+
+    def append_and_lose_the_marker(self: Store, folder: Path, *args: object) -> str:
+        (folder / self.marker).unlink()
+        return "lost its marker"
+
+    monkeypatch.setattr(type(store), "append_many", append_and_lose_the_marker)
+    policy = RepeatPolicy(minimum=1, maximum=1, relative_half_width=0.05, cell_budget_seconds=60)
+    with pytest.raises(StoreError, match="after append_many it is no lmdb store"):
+        time_append(store, pixels, labels, 20, 5, tmp_path / "append", policy, None)
+
+
 def test_a_npy_header_that_cannot_take_the_new_length_means_rewriting_the_file(
     tmp_path: Path,
 ) -> None:

@@ -43,7 +43,6 @@ from imgbench.errors import StoreError
 from imgbench.parallel import expected_images
 from imgbench.pool import Pool
 from imgbench.store_timings import write_timings
-from imgbench.stores import open_store
 from imgbench.stores.base import Store, in_forked_process
 
 BARRIER_SECONDS = 120.0  # for every writer to open the store (a store's creation included)
@@ -243,16 +242,24 @@ def _write(
 
 
 def _check(
-    folder: Path, shared: bool, parts: int, expected: np.ndarray, labels: np.ndarray
+    store: Store,
+    folder: Path,
+    shared: bool,
+    parts: int,
+    expected: np.ndarray,
+    labels: np.ndarray,
 ) -> None:
-    """In a forked process: read every image and label back and verify them."""
+    """In a forked process: read every image and label back with `store` and verify them. The
+    store that wrote them reads them, not `open_store`, which imports every format module to
+    recognise one: in a child forked from a parent that kept out of them, that was 2 s of
+    imports (PyTorch, through webdataset) per verified repeat."""
     if shared:
-        with open_store(folder) as reader:
+        with store.open(folder) as reader:
             read_images, read_labels = reader.read_many(np.arange(len(reader)))
     else:
         pieces = []
         for part in range(parts):
-            with open_store(folder / f"part-{part}") as reader:
+            with store.open(folder / f"part-{part}") as reader:
                 pieces.append(reader.read_many(np.arange(len(reader))))
         read_images = np.concatenate([images for images, _ in pieces])
         read_labels = np.concatenate([part_labels for _, part_labels in pieces])
@@ -260,11 +267,16 @@ def _check(
 
 
 def verify_in_child(
-    folder: Path, shared: bool, parts: int, expected: np.ndarray, labels: np.ndarray
+    store: Store,
+    folder: Path,
+    shared: bool,
+    parts: int,
+    expected: np.ndarray,
+    labels: np.ndarray,
 ) -> None:
-    """Verify the written store(s) in a forked process (see the module docstring: the parent
-    keeps out of the formats' libraries); a StoreError carrying the child's error."""
-    in_forked_process(f"verifying {folder}", _check, folder, shared, parts, expected, labels)
+    """Verify the store(s) `store` wrote in a forked process (see the module docstring: the
+    parent keeps out of the formats' libraries); a StoreError carrying the child's error."""
+    in_forked_process(f"verifying {folder}", _check, store, folder, shared, parts, expected, labels)
 
 
 def time_concurrent_writes(
@@ -289,7 +301,7 @@ def time_concurrent_writes(
         # files from disk (a first tutorial PNG run took 4.1 s where the next took 0.8).
         warmup, few = scratch / "warmup", measure.WARMUP_IMAGES
         _write(store, warmup, images[:few], labels[:few], 1, store.shares_writes)
-        verify_in_child(warmup, store.shares_writes, 1, expected[:few], labels[:few])
+        verify_in_child(store, warmup, store.shares_writes, 1, expected[:few], labels[:few])
         outcomes = [
             _time_writers(store, images, labels, expected, count, scratch, policy, timings)
             for count in writers
@@ -328,7 +340,7 @@ def _time_writers(
         if refusal is not None:
             folder = scratch / f"writers-{count}-repeat-{repeat}-own-stores"
             seconds, waits = measure.timed(_write, store, folder, images, labels, count, False)
-        verify_in_child(folder, refusal is None, count, expected, labels)
+        verify_in_child(store, folder, refusal is None, count, expected, labels)
         shares.append(max(waits, default=0.0) / seconds)
         timings.append(
             measure.Timing(
