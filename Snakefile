@@ -21,6 +21,7 @@ include: "workflow/rules/claims.smk"
 include: "workflow/rules/loader.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/progress.smk"
 
 
 rule all:

@@ -85,9 +85,14 @@ class ReadCell:
     def factors(self) -> dict[str, object]:
         return {"cache": self.cache, "order": self.order, "readers": self.readers}
 
+    def words(self) -> str:
+        """The cell as titles and progress lines name it: 'warm cache, sequential, 1 reader'."""
+        readers = "reader" if self.readers == 1 else "readers"
+        return f"{self.cache} cache, {self.order}, {self.readers} {readers}"
+
 
 REFERENCE_READ = ReadCell()
-REFERENCE_READ_WORDS = "warm cache, sequential, 1 reader"
+REFERENCE_READ_WORDS = REFERENCE_READ.words()
 
 
 def read_factors(

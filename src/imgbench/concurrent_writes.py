@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from imgbench import discards, measure
+from imgbench import discards, measure, progress
 from imgbench.atomic_files import write_json
 from imgbench.cells import SIZE_COLUMN, Operation, Phase
 from imgbench.errors import StoreError
@@ -302,10 +302,12 @@ def time_concurrent_writes(
         warmup, few = scratch / "warmup", measure.WARMUP_IMAGES
         _write(store, warmup, images[:few], labels[:few], 1, store.shares_writes)
         verify_in_child(store, warmup, store.shares_writes, 1, expected[:few], labels[:few])
-        outcomes = [
-            _time_writers(store, images, labels, expected, count, scratch, policy, timings)
-            for count in writers
-        ]
+        outcomes = []
+        for index, count in enumerate(writers):
+            progress.step(f"{count} writer(s)", index, len(writers))
+            outcomes.append(
+                _time_writers(store, images, labels, expected, count, scratch, policy, timings)
+            )
         return timings, outcomes
     finally:
         discards.set_aside(scratch, discarded)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from imgbench import progress
 from imgbench.atomic_files import write_json
 from imgbench.errors import ImageFolderError
 from imgbench.forked_arrays import result_array
@@ -552,9 +553,10 @@ class _Progress:
     def advance(self, count: int) -> None:
         self.done += count
         now = time.monotonic()
+        rate = self.done / max(now - self.start, 1e-9)
+        progress.advanced(self.done, self.total, f"images decoded at {self.side} px", rate)
         if now - self.printed >= PROGRESS_SECONDS and self.done < self.total:
             self.printed = now
-            rate = self.done / max(now - self.start, 1e-9)
             print(
                 f"decoded {self.done:,} / {self.total:,} images at {self.side} px "
                 f"({rate:,.0f}/s), about {(self.total - self.done) / rate:,.0f} s left",

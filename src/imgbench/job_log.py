@@ -13,19 +13,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from imgbench import progress
 from imgbench.errors import ImgbenchError
 
 
 @contextmanager
 def job_log(log: str | Path) -> Iterator[None]:
-    """Run the block with its output in `log`; an expected failure is explained on the console.
+    """Run the block with its output in `log`, its progress lines (`imgbench.progress`) on the
+    console once it runs long; an expected failure is explained on the console.
 
     Snakemake only points at the log of a failed job, so the explanation of an expected failure
     is printed where the user is looking, with the traceback in the log for whoever needs it. An
     unexpected failure keeps its traceback in both places.
     """
     console = sys.stderr
-    with open(log, "w") as log_stream:
+    with open(log, "w") as log_stream, progress.reporting(progress.job_name(Path(log)), console):
         sys.stdout = sys.stderr = log_stream
         try:
             yield

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from imgbench import thread_pools
+from imgbench import progress, thread_pools
 from imgbench.atomic_files import write_rows
 from imgbench.cells import (
     LOADER_COLUMNS,
@@ -367,12 +367,17 @@ def _nothing() -> None:
     return None
 
 
+def cell_words(target: Target, kind: str, workers: int) -> str:
+    """A loader cell as the job's log and progress lines name it."""
+    return f"{'/'.join(target.series)}, {kind} sampler, {workers} worker(s)"
+
+
 def measure_cell(
     target: Target, kind: str, workers: int, settings: LoaderSettings, policy: RepeatPolicy
 ) -> list[dict[str, object]]:
     """An untimed epoch measuring memory, then timed epochs as `policy` says: one row each."""
     source = target.source
-    what = f"{'/'.join(target.series)}, {kind} sampler, {workers} worker(s)"
+    what = cell_words(target, kind, workers)
     ideal = ideal_distinct_labels(source.labels, settings.batch_size)
     memory = MemoryWatch()
 
@@ -439,12 +444,11 @@ def measure_loader(
     table: Path,
 ) -> None:
     """Every cell of every target, written as one table of epoch rows."""
-    rows = [
-        row
-        for target, cells in targets
-        for kind, workers in cells
-        for row in measure_cell(target, kind, workers, settings, policy)
-    ]
+    every_cell = [(target, kind, workers) for target, cells in targets for kind, workers in cells]
+    rows = []
+    for index, (target, kind, workers) in enumerate(every_cell):
+        progress.step(cell_words(target, kind, workers), index, len(every_cell))
+        rows += measure_cell(target, kind, workers, settings, policy)
     write_rows(table, LOADER_COLUMNS, rows)
 
 

@@ -33,7 +33,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from imgbench import discards, host_memory, pagecache
+from imgbench import discards, host_memory, pagecache, progress
 from imgbench.cells import NOT_APPLICABLE, REFERENCE_READ, Cache, Operation, Order, Phase, ReadCell
 from imgbench.codecs import Codec
 from imgbench.confidence import median_interval
@@ -97,12 +97,23 @@ class RepeatPolicy:
         self, once: Callable[[int], float], clock: Callable[[], float] = time.perf_counter
     ) -> int:
         """Call `once(repeat)`, which times one repeat and returns the seconds the stopping rule
-        judges, until the policy is satisfied; return how many repeats ran."""
+        judges, until the policy is satisfied; return how many repeats ran. After each repeat,
+        outside its timed region, the job's progress hears how far the cell is."""
         started = clock()
         samples: list[float] = []
         while not self.enough(samples, clock() - started):
             samples.append(once(len(samples)))
+            elapsed = clock() - started
+            most = self.most(len(samples), elapsed)
+            progress.repeated(len(samples), most, elapsed / len(samples) * (most - len(samples)))
         return len(samples)
+
+    def most(self, count: int, elapsed: float) -> int:
+        """The most repeats a cell with `count` done after `elapsed` seconds can still get: the
+        maximum, or fewer where the time budget runs out first (the minimum always runs)."""
+        per_repeat = elapsed / count
+        within_budget = math.floor(self.cell_budget_seconds / per_repeat) if per_repeat else count
+        return max(count, self.minimum, min(self.maximum, within_budget))
 
     def enough(self, samples: list[float], elapsed: float) -> bool:
         """Whether a cell with these repeats, after `elapsed` seconds, needs no more. Below six
@@ -242,7 +253,9 @@ def time_reads(
     permutation = np.random.default_rng(seed).permutation(count)
     timings: list[Timing] = []
     warmed_up = False
-    for cell in cells:
+    cells = list(cells)
+    for index, cell in enumerate(cells):
+        progress.step(cell.words(), index, len(cells))
         indices = np.arange(count) if cell.order == Order.SEQUENTIAL else permutation
         expected = expected_images[indices], expected_labels[indices]
         reading = _Reading(store, store_dir, indices, cell, batch_size)

@@ -112,6 +112,8 @@ rule claims:
         ),
     log:
         "results/logs/claims.log",
+    benchmark:
+        "results/benchmarks/claims.tsv"
     conda:
         "../envs/imgbench.yaml"
     params:

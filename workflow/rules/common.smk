@@ -601,13 +601,16 @@ def archive_target(wildcards):
     return f"archives/imgbench-{run_id}.tar.gz"
 
 
+HTML_REPORT = "results/report.html"
+
+
 def archived_files():
     """Name inside the archive -> file, for every result a citation may need."""
     tables = ["timings.csv", "disk_usage.csv", "summary.csv", "benchmark.md"]
     tables += ["claims.csv", "claim_experiments.csv"]
     files = {f"tables/{name}": f"results/tables/{name}" for name in tables}
     files |= {path.removeprefix("results/"): path for path in figure_files()}
-    files["report.html"] = "results/report.html"
+    files["report.html"] = HTML_REPORT
     files["provenance.json"] = "results/provenance.json"
     files["config.yaml"] = "results/config.yaml"
     return files

@@ -12,6 +12,8 @@ rule fetch_cifar:
         checksum="results/dataset/download/cifar-10-python.tar.gz.md5",
     log:
         "results/logs/fetch_cifar.log",
+    benchmark:
+        "results/benchmarks/fetch_cifar.tsv"
     conda:
         "../envs/imgbench.yaml"
     params:
@@ -32,6 +34,8 @@ rule synthesize_cifar:
         checksum="results/dataset/synthetic/cifar-10-python.tar.gz.md5",
     log:
         "results/logs/synthesize_cifar.log",
+    benchmark:
+        "results/benchmarks/synthesize_cifar.tsv"
     conda:
         "../envs/imgbench.yaml"
     params:
@@ -50,6 +54,8 @@ rule extract_cifar:
         directory("results/dataset/cifar-10-batches-py"),
     log:
         "results/logs/extract_cifar.log",
+    benchmark:
+        "results/benchmarks/extract_cifar.tsv"
     conda:
         "../envs/imgbench.yaml"
     script:

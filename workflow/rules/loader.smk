@@ -75,6 +75,8 @@ rule aggregate_loader:
         ),
     log:
         "results/logs/aggregate_loader.log",
+    benchmark:
+        "results/benchmarks/aggregate_loader.tsv"
     conda:
         "../envs/imgbench.yaml"
     script:

@@ -43,9 +43,11 @@ rule html_report:
         snakefile=workflow.main_snakefile,
         workflow=report_sources(),
     output:
-        "results/report.html",
+        HTML_REPORT,
     log:
         "results/logs/html_report.log",
+    benchmark:
+        "results/benchmarks/html_report.tsv"
     conda:
         "../envs/imgbench.yaml"
     script:

@@ -27,6 +27,8 @@ rule aggregate:
         ),
     log:
         "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
     conda:
         "../envs/imgbench.yaml"
     script:
@@ -46,6 +48,8 @@ rule figure:
         svg="results/figures/{figure}.svg",
     log:
         "results/logs/figure/{figure}.log",
+    benchmark:
+        "results/benchmarks/figure/{figure}.tsv"
     conda:
         "../envs/imgbench.yaml"
     params:
@@ -80,6 +84,8 @@ rule benchmark_report:
         ),
     log:
         "results/logs/benchmark_report.log",
+    benchmark:
+        "results/benchmarks/benchmark_report.tsv"
     conda:
         "../envs/imgbench.yaml"
     params:
