@@ -56,6 +56,27 @@ TINY_CONFIG = {
     "claims": {"concurrent_writers": {"writers": [1, 2]}},
 }
 
+# A config whose one-image job (its table: LONG_JOB_TABLE) is long: it repeats until its cell
+# budget, long enough for one progress line, is spent.
+LONG_JOB_SECONDS = 14
+LONG = {
+    "dataset": {"source": "synthetic", "synthetic_images": 100, "seed": 7},
+    "cutoffs": [10],
+    "methods": ["lmdb"],
+    "implementations": ["fast"],
+    "baseline": False,
+    "codecs": {"lmdb": ["raw"]},
+    # Repeats until the budget is spent: an interval this narrow is never reached.
+    "repeats": {
+        "min": 1,
+        "max": 100_000,
+        "relative_half_width": 1e-6,
+        "cell_budget_seconds": LONG_JOB_SECONDS,
+    },
+    "single_operations": 100,
+}
+LONG_JOB_TABLE = "results/measurements/lmdb/fast/raw/32px/single.csv"
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with the most pipeline tests first: pytest-xdist hands whole files to its workers

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, TINY_CONFIG, copy_project, merged, run_snakemake
+from conftest import LONG, LONG_JOB_TABLE, REPO, TINY_CONFIG, copy_project, merged, run_snakemake
 
 pytestmark = pytest.mark.pipeline
 SMALL = merged(
@@ -28,18 +28,22 @@ SMALL = merged(
 def test_jobs_run_through_the_local_cluster_profile(tmp_path: Path) -> None:
     """`profiles/local-cluster`, the example for schedulers without a plugin: its submit,
     status and cancel scripts run each job in a detached process of its own. (The whole small
-    pipeline, node-local group jobs included, runs against a real SLURM in test_slurm.py.)"""
+    pipeline, node-local group jobs included, runs against a real SLURM in test_slurm.py.) The
+    one-image job is made long: its progress lines land in its job's output, as a scheduler's
+    job log, not on the terminal."""
     project = copy_project(tmp_path)
-    pool = "results/dataset/32px/pool.npz"
-    run = run_snakemake(project, SMALL, "--profile", "profiles/local-cluster", pool)
+    config = merged(SMALL, repeats=LONG["repeats"], single_operations=LONG["single_operations"])
+    run = run_snakemake(project, config, "--profile", "profiles/local-cluster", LONG_JOB_TABLE)
     assert run.returncode == 0, run.output[-4000:]
     assert "Submitted job" in run.output and "external jobid" in run.output
-    assert (project / pool).stat().st_size > 0
+    assert (project / LONG_JOB_TABLE).stat().st_size > 0
     exits = list((project / ".snakemake/local-cluster").glob("*.exit"))
-    assert len(exits) == 2 and all(path.read_text().strip() == "0" for path in exits)
+    assert len(exits) == 3 and all(path.read_text().strip() == "0" for path in exits)
     outputs = "".join(path.read_text() for path in exits[0].parent.glob("*.out"))
     assert "rule extract_cifar:" in outputs and "rule build_pool:" in outputs
     assert "rule synthesize_cifar:" not in outputs  # a local rule
+    assert "imgbench: single_image lmdb/fast/raw/32px: repeat " in outputs
+    assert "imgbench: single_image" not in run.output
 
 
 def test_a_failing_submitted_job_is_reported_as_failed(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from imgbench import job_log, progress
 from imgbench.measure import RepeatPolicy
 from imgbench.progress import PlannedJob
 
-from conftest import copy_project, run_snakemake
+from conftest import LONG, LONG_JOB_TABLE, copy_project, run_snakemake
 
 
 class Clock:
@@ -187,25 +187,6 @@ def test_the_closing_line_names_what_the_run_made(tmp_path: Path) -> None:
 
 # --- The real pipeline: one job made long ----------------------------------------------------
 
-LONG_JOB_SECONDS = 14  # the one-image job's cell budget: long enough for one progress line
-LONG = {
-    "dataset": {"source": "synthetic", "synthetic_images": 100, "seed": 7},
-    "cutoffs": [10],
-    "methods": ["lmdb"],
-    "implementations": ["fast"],
-    "baseline": False,
-    "codecs": {"lmdb": ["raw"]},
-    # Repeats until the budget is spent: an interval this narrow is never reached.
-    "repeats": {
-        "min": 1,
-        "max": 100_000,
-        "relative_half_width": 1e-6,
-        "cell_budget_seconds": LONG_JOB_SECONDS,
-    },
-    "single_operations": 100,
-}
-SINGLE = "results/measurements/lmdb/fast/raw/32px/single.csv"
-
 
 def seconds_in(words: str) -> float:
     """`progress.duration`'s words back as seconds."""
@@ -216,7 +197,7 @@ def seconds_in(words: str) -> float:
 @pytest.mark.pipeline
 def test_a_long_job_shows_progress_and_a_second_run_is_estimated(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
-    first = run_snakemake(project, LONG, SINGLE)
+    first = run_snakemake(project, LONG, LONG_JOB_TABLE)
     assert first.returncode == 0, first.output[-4000:]
     assert "imgbench: no estimate of this run's time: none of its 4 jobs" in first.output
     shown = [line for line in first.output.splitlines() if re.match(r"imgbench: \w+ ", line)]
@@ -232,7 +213,7 @@ def test_a_long_job_shows_progress_and_a_second_run_is_estimated(tmp_path: Path)
     assert "imgbench:" not in log  # the job's log keeps the detail, the terminal the lines
 
     started = time.perf_counter()
-    second = run_snakemake(project, LONG, SINGLE, "--forcerun", "single_image")
+    second = run_snakemake(project, LONG, LONG_JOB_TABLE, "--forcerun", "single_image")
     took = time.perf_counter() - started
     assert second.returncode == 0, second.output[-4000:]
     estimate = re.search(r"imgbench: this run should take about (.+?) for 1 job, ", second.output)
