@@ -367,9 +367,14 @@ def _nothing() -> None:
     return None
 
 
+def sampling(kind: str, workers: int) -> str:
+    """A loader cell's sampler and workers, as the job's log and progress lines name them."""
+    return f"{kind} sampler, {workers} worker(s)"
+
+
 def cell_words(target: Target, kind: str, workers: int) -> str:
-    """A loader cell as the job's log and progress lines name it."""
-    return f"{'/'.join(target.series)}, {kind} sampler, {workers} worker(s)"
+    """A loader cell of `target` as the job's log and progress lines name it."""
+    return f"{'/'.join(target.series)}, {sampling(kind, workers)}"
 
 
 def measure_cell(
@@ -447,7 +452,9 @@ def measure_loader(
     every_cell = [(target, kind, workers) for target, cells in targets for kind, workers in cells]
     rows = []
     for index, (target, kind, workers) in enumerate(every_cell):
-        progress.step(cell_words(target, kind, workers), index, len(every_cell))
+        # A job of one store is named by it already; the limits' job names each target.
+        words = cell_words(target, kind, workers) if len(targets) > 1 else sampling(kind, workers)
+        progress.step(words, index, len(every_cell))
         rows += measure_cell(target, kind, workers, settings, policy)
     write_rows(table, LOADER_COLUMNS, rows)
 

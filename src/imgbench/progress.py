@@ -82,8 +82,8 @@ class _Job:
         where = self.what
         if self.count > 1:
             where = f"{where} ({self.index + 1} of {self.count})".strip()
-        words = [f"{PREFIX} {self.name}", *(part for part in (where, doing) if part)]
-        text = ": ".join(words[:2]) + "".join(f", {part}" for part in words[2:])
+        details = ", ".join(part for part in (where, doing) if part)
+        text = f"{PREFIX} {self.name}" + (f": {details}" if details else "")
         if step_left is not None:
             text += f"; about {duration(self.left(step_left))} left"
         text += f" (running {duration(now - self.started)})"
