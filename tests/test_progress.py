@@ -176,12 +176,18 @@ def test_without_earlier_job_times_there_is_no_estimate(tmp_path: Path) -> None:
 
 def test_the_closing_line_names_what_the_run_made(tmp_path: Path) -> None:
     table, report = tmp_path / "benchmark.md", tmp_path / "report.html"
-    line = progress.closing_line(75, [table], report, "`make report`")
+    line = progress.closing_line(75, time.time(), [table], report, "`make report`")
     assert line == f"imgbench: the run took 1 min 15 s; `make report` makes {report}"
     table.write_text("# results")
     report.write_text("<html>")
-    assert progress.closing_line(75, [table], report, "`make report`") == (
+    started = time.time() - 75
+    assert progress.closing_line(75, started, [table], report, "`make report`") == (
         f"imgbench: the run took 1 min 15 s; results in {table}; the HTML report is {report}"
+    )
+    later = time.time() + 60  # a run of one target, started after both were made
+    assert progress.closing_line(5, later, [table], report, "`make report`") == (
+        f"imgbench: the run took 5 s; results in {table} (not updated by this run); "
+        f"the HTML report is {report} (not updated by this run)"
     )
 
 

@@ -181,10 +181,18 @@ def run_estimate(jobs: Iterable[PlannedJob], cores: int) -> str:
     return text
 
 
-def closing_line(seconds: float, results: Iterable[Path], report: Path, command: str) -> str:
-    """The last line of a run: how long it took and where to look: the `results` it has made,
-    and the HTML `report`, or the `command` that makes it."""
-    made = [str(path) for path in results if path.exists()]
-    shown = f"the HTML report is {report}" if report.exists() else f"{command} makes {report}"
-    where = "; ".join([*(f"results in {path}" for path in made), shown])
-    return f"{PREFIX} the run took {duration(seconds)}; {where}"
+def closing_line(
+    seconds: float, started: float, results: Iterable[Path], report: Path, command: str
+) -> str:
+    """The last line of a run that started at `started` (a Unix time) and took `seconds`: where
+    to look. The `results` that exist are named, marked if this run did not update them (a run
+    of one target), and the HTML `report` if it exists, or the `command` that makes it."""
+
+    def shown(path: Path) -> str:
+        return str(path) if path.stat().st_mtime >= started else f"{path} (not updated by this run)"
+
+    where = [f"results in {shown(path)}" for path in results if path.exists()]
+    where.append(
+        f"the HTML report is {shown(report)}" if report.exists() else f"{command} makes {report}"
+    )
+    return f"{PREFIX} the run took {duration(seconds)}; {'; '.join(where)}"

@@ -34,6 +34,10 @@ onsuccess:
     seconds = (datetime.now() - workflow.start_time).total_seconds()
     logger.info(
         progress.closing_line(
-            seconds, RESULTS_SHOWN, Path(HTML_REPORT), REPORT_COMMAND
+            seconds,
+            workflow.start_time.timestamp(),
+            RESULTS_SHOWN,
+            Path(HTML_REPORT),
+            REPORT_COMMAND,
         )
     )
