@@ -241,31 +241,6 @@ def _write(
     return waits
 
 
-def _check(
-    store: Store,
-    folder: Path,
-    shared: bool,
-    parts: int,
-    expected: np.ndarray,
-    labels: np.ndarray,
-) -> None:
-    """In a forked process: read every image and label back with `store` and verify them. The
-    store that wrote them reads them, not `open_store`, which imports every format module to
-    recognise one: in a child forked from a parent that kept out of them, that was 2 s of
-    imports (PyTorch, through webdataset) per verified repeat."""
-    if shared:
-        with store.open(folder) as reader:
-            read_images, read_labels = reader.read_many(np.arange(len(reader)))
-    else:
-        pieces = []
-        for part in range(parts):
-            with store.open(folder / f"part-{part}") as reader:
-                pieces.append(reader.read_many(np.arange(len(reader))))
-        read_images = np.concatenate([images for images, _ in pieces])
-        read_labels = np.concatenate([part_labels for _, part_labels in pieces])
-    measure.verify(read_images, read_labels, expected, labels)
-
-
 def verify_in_child(
     store: Store,
     folder: Path,
@@ -274,9 +249,26 @@ def verify_in_child(
     expected: np.ndarray,
     labels: np.ndarray,
 ) -> None:
-    """Verify the store(s) `store` wrote in a forked process (see the module docstring: the
-    parent keeps out of the formats' libraries); a StoreError carrying the child's error."""
-    in_forked_process(f"verifying {folder}", _check, store, folder, shared, parts, expected, labels)
+    """Read every image and label `store` wrote back, in a forked process (see the module
+    docstring: the parent keeps out of the formats' libraries), and verify them; a StoreError
+    carrying the child's error. The store that wrote them reads them, not `open_store`, which
+    imports every format module to recognise one: in a child forked from a parent that kept out
+    of them, that was 2 s of imports (PyTorch, through webdataset) per verified repeat."""
+
+    def check() -> None:
+        if shared:
+            with store.open(folder) as reader:
+                read_images, read_labels = reader.read_many(np.arange(len(reader)))
+        else:
+            pieces = []
+            for part in range(parts):
+                with store.open(folder / f"part-{part}") as reader:
+                    pieces.append(reader.read_many(np.arange(len(reader))))
+            read_images = np.concatenate([images for images, _ in pieces])
+            read_labels = np.concatenate([part_labels for _, part_labels in pieces])
+        measure.verify(read_images, read_labels, expected, labels)
+
+    in_forked_process(f"verifying {folder}", check)
 
 
 def time_concurrent_writes(
