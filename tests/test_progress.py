@@ -14,6 +14,8 @@ import pytest
 from imgbench import job_log, progress
 from imgbench.measure import RepeatPolicy
 from imgbench.progress import PlannedJob
+from imgbench.resizing import resize_images
+from imgbench.synthetic import synthetic_images
 
 from conftest import LONG, LONG_JOB_TABLE, copy_project, run_snakemake
 
@@ -131,6 +133,22 @@ def test_job_log_sends_progress_to_the_console_and_output_to_the_log(
     console = capsys.readouterr().err
     assert console.startswith("imgbench: read_one lmdb/fast/raw/32px n=100: repeat 3 of at most 5")
     assert log.read_text() == "every timing, in full\n"
+
+
+def test_rendering_and_resizing_a_pool_say_how_many_images_are_done(monkeypatch) -> None:
+    """A pool of large images takes minutes to render or resize (1.9 ms an image to 256 px)."""
+    monkeypatch.setattr(progress, "QUIET_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "EVERY_SECONDS", 0.0)
+    console = io.StringIO()
+    with progress.reporting("build_pool 40px", console):
+        images, _ = synthetic_images(600, seed=1)
+        resize_images(images, 40)
+    printed = lines(console)
+    rendered = [line for line in printed if "images rendered at 32 px" in line]
+    resized = [line for line in printed if "images resized to 40 px" in line]
+    assert rendered[-1].startswith("imgbench: build_pool 40px: 600 of 600 images rendered")
+    assert [line.split(": ")[2].split(" of ")[0] for line in resized] == ["1", "513"]
+    assert all("left (running" in line for line in printed)
 
 
 def benchmark(path: Path, seconds: float) -> Path:

@@ -544,7 +544,9 @@ def _decode_into(path: str, side: int, into: np.ndarray) -> str | None:
 
 
 class _Progress:
-    """Prints how far decoding is every PROGRESS_SECONDS, and a last line with the rate."""
+    """Prints how far decoding is to the job's log every PROGRESS_SECONDS, and a last line with
+    the rate; tells the job's progress too, which shows a line on the terminal once the build
+    runs long (`imgbench.progress`)."""
 
     def __init__(self, total: int, side: int) -> None:
         self.total, self.side, self.done = total, side, 0
@@ -553,10 +555,10 @@ class _Progress:
     def advance(self, count: int) -> None:
         self.done += count
         now = time.monotonic()
-        rate = self.done / max(now - self.start, 1e-9)
-        progress.advanced(self.done, self.total, f"images decoded at {self.side} px", rate)
+        progress.advanced(self.done, self.total, f"images decoded at {self.side} px")
         if now - self.printed >= PROGRESS_SECONDS and self.done < self.total:
             self.printed = now
+            rate = self.done / max(now - self.start, 1e-9)
             print(
                 f"decoded {self.done:,} / {self.total:,} images at {self.side} px "
                 f"({rate:,.0f}/s), about {(self.total - self.done) / rate:,.0f} s left",

@@ -124,10 +124,12 @@ def repeated(done: int, most: int, step_left: float) -> None:
         _job.line(f"repeat {done} of at most {most}", step_left)
 
 
-def advanced(done: int, total: int, unit: str, rate: float) -> None:
-    """`done` of `total` `unit` are done, at `rate` per second (building a pool)."""
-    if _job is not None:
-        _job.line(f"{done:,} of {total:,} {unit}", (total - done) / rate if rate > 0 else None)
+def advanced(done: int, total: int, unit: str) -> None:
+    """`done` of `total` `unit` (images rendered, resized, decoded) are done; the rest is
+    expected at the step's pace so far."""
+    if _job is not None and done > 0:
+        spent = _job.clock() - _job.step_started
+        _job.line(f"{done:,} of {total:,} {unit}", spent / done * (total - done))
 
 
 # The whole run: an estimate before it starts, where to look when it ends.

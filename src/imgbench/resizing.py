@@ -10,8 +10,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageOps
 
+from imgbench import progress
+
 RESIZE_FILTER_NAME = "lanczos"
 RESIZE_FILTER = Image.Resampling.LANCZOS
+PROGRESS_IMAGES = 512  # how often resizing tells the job how far it is (a check, not a line)
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
@@ -71,4 +74,6 @@ def resize_images(images: np.ndarray, side: int) -> np.ndarray:
     resized = np.empty((len(images), side, side, 3), dtype=np.uint8)
     for index, image in enumerate(images):
         resized[index] = square(Image.fromarray(image), side)
+        if index % PROGRESS_IMAGES == 0:
+            progress.advanced(index + 1, len(images), f"images resized to {side} px")
     return resized

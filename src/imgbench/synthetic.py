@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imgbench import progress
 from imgbench.checksums import file_digest
 from imgbench.cifar import ARCHIVE_FOLDER, TRAIN_BATCHES, write_checksum
 
@@ -138,6 +139,7 @@ def _generate(
             starts, pool.map(render, sizes, rng.spawn(len(sizes))), strict=True
         ):
             images[start : start + len(chunk)] = chunk
+            progress.advanced(start + len(chunk), count, f"images rendered at {side} px")
     return images, labels
 
 
