@@ -8,7 +8,6 @@ from snakemake.logging import logger
 
 from imgbench import progress
 
-RESULTS_SHOWN = [Path("results/tables/benchmark.md")]
 REPORT_COMMAND = f"`make report` (or `snakemake {HTML_REPORT}`)"
 
 
@@ -36,7 +35,7 @@ onsuccess:
         progress.closing_line(
             seconds,
             workflow.start_time.timestamp(),
-            RESULTS_SHOWN,
+            [Path(BENCHMARK_REPORT)],
             Path(HTML_REPORT),
             REPORT_COMMAND,
         )

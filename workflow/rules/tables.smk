@@ -78,7 +78,7 @@ rule benchmark_report:
         code=tracked_code("benchmark_report.py"),
     output:
         report(
-            "results/tables/benchmark.md",
+            BENCHMARK_REPORT,
             caption="../report/benchmark.rst",
             category="8. Tables",
         ),
