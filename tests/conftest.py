@@ -58,7 +58,7 @@ TINY_CONFIG = {
 
 # A config whose one-image job (its table: LONG_JOB_TABLE) is long: it repeats until its cell
 # budget, long enough for one progress line, is spent.
-LONG_JOB_SECONDS = 14
+LONG_JOB_SECONDS = 11
 LONG = {
     "dataset": {"source": "synthetic", "synthetic_images": 100, "seed": 7},
     "cutoffs": [10],
