@@ -82,7 +82,7 @@ def test_a_short_job_and_code_outside_a_job_print_nothing(capsys) -> None:
         for second in range(10):
             clock.now = second + 0.5
             progress.repeated(second + 1, 10, 9.5 - second)
-            progress.advanced(second + 1, 10, "images", 1.0)
+            progress.advanced(second + 1, 10, "images")
     progress.repeated(1, 2, 1.0)  # no job: a library call in a notebook, a test
     assert console.getvalue() == "" and capsys.readouterr() == ("", "")
 
