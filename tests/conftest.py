@@ -78,15 +78,33 @@ LONG = {
 LONG_JOB_TABLE = "results/measurements/lmdb/fast/raw/32px/single.csv"
 
 
+# Seconds the slowest test files took (summed `--durations=0`, two workers, 2-core VM, commit
+# 87126fa). pytest-xdist hands whole files to whichever worker is free, in collection order;
+# longest first, both workers finish together (by pipeline-test count, test_workflow's 139 s of
+# dry runs started last and the suite took 531 s; longest first, 452 s by simulation). Stale
+# figures only cost balance.
+SLOW_FILES = {
+    "test_pipeline.py": 185,
+    "test_slurm.py": 169,
+    "test_workflow.py": 139,
+    "test_image_sizes.py": 128,
+    "test_hardening.py": 50,
+    "test_cluster.py": 47,
+    "test_new_format.py": 45,
+    "test_figures.py": 38,
+    "test_progress.py": 34,
+    "test_concurrent_writes.py": 22,
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with the most pipeline tests first: pytest-xdist hands whole files to its workers
-    in this order, and a long file started last keeps one worker busy alone at the end (the
-    real-SLURM file, last alphabetically, did). The sort is stable, so each file's tests stay
-    together and in their order."""
+    """The slowest files first, then those with the most pipeline tests (a new file that runs
+    the pipeline), so no long file starts last and keeps one worker busy alone at the end. The
+    sort is stable: each file's tests stay together and in their order."""
     weight = collections.Counter(
         item.path for item in items if item.get_closest_marker("pipeline") is not None
     )
-    items.sort(key=lambda item: -weight[item.path])
+    items.sort(key=lambda item: (-SLOW_FILES.get(item.path.name, 0), -weight[item.path]))
 
 
 @pytest.fixture
